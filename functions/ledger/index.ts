@@ -1,0 +1,12 @@
+export { appendSpan, appendSpanInSession } from './append.ts';
+export { blake3Hex, canonicalObject, canonicalString, hashSpan } from './canonical.ts';
+export { COLUMNS, HASHED_COLUMNS, camelCase, type Column } from './columns.ts';
+export { cursorOf, decodeCursor, encodeCursor, type Cursor } from './cursor.ts';
+export type { Ledger } from './ledger.ts';
+export { ledgerMigrations } from './migrations.ts';
+export { openLedger } from './open.ts';
+export { getSpan, listSpans, timeline, type Page, type SpanFilter } from './read.ts';
+export { loadOrCreateKeyFile, signerFromSeed, verifyDigestSignature, type Signer } from './signing.ts';
+export { spanFromRow, type JsonValue, type Span, type SpanInput } from './span.ts';
+export { MAX_SPAN_BYTES, validateSpanInput } from './validate.ts';
+export { checkSpan, listChains, nextChainHash, verifyChain, verifySpan, type ChainReport, type SpanVerification } from './verify.ts';

@@ -1,0 +1,113 @@
+import type { Identity, Queryable } from '../commons/db/index.ts';
+import { ValidationError } from '../commons/errors.ts';
+import { START, decodeCursor, encodeCursor } from './cursor.ts';
+import type { Ledger } from './ledger.ts';
+import { SPAN_COLUMNS_SQL, spanFromRow, type Span } from './span.ts';
+
+/*
+ * Reads run as the caller: row-level security decides what exists for them, so a span they may not
+ * read is indistinguishable from one that does not exist.
+ */
+
+export interface SpanFilter {
+  readonly entityTypes?: readonly string[] | null;
+  readonly ownerId?: string | null;
+  readonly tenantId?: string | null;
+  readonly traceId?: string | null;
+  readonly parentId?: string | null;
+  readonly status?: string | null;
+  readonly visibility?: string | null;
+  readonly since?: string | null;
+  readonly until?: string | null;
+}
+
+export interface Page {
+  readonly edges: readonly { readonly cursor: string; readonly node: Span }[];
+  readonly pageInfo: { readonly endCursor: string | null; readonly hasNextPage: boolean };
+}
+
+export const DEFAULT_PAGE = 50;
+export const MAX_PAGE = 500;
+
+/** The latest version of `id` the caller can read, or the given version. */
+export async function getSpan(ledger: Ledger, identity: Identity | null, id: string, seq?: number | null): Promise<Span | null> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
+    throw new ValidationError('id', id, 'must be a UUID', 'Send the id as 8-4-4-4-12 hex digits.');
+  }
+  const rows = await ledger.db.withSession(identity, (tx) =>
+    seq === undefined || seq === null
+      ? tx.query(`select ${SPAN_COLUMNS_SQL} from ledger.universal_registry r where r.id = $1 order by r.seq desc limit 1`, [id.toLowerCase()])
+      : tx.query(`select ${SPAN_COLUMNS_SQL} from ledger.universal_registry r where r.id = $1 and r.seq = $2`, [id.toLowerCase(), seq]),
+  );
+  return rows[0] ? spanFromRow(rows[0]) : null;
+}
+
+// Each filter is a constant clause that is true when its parameter is null, so the statement text
+// never depends on the input.
+const FILTER_SQL = `
+  and ($3::text[] is null or r.entity_type = any($3))
+  and ($4::text is null or r.owner_id = $4)
+  and ($5::text is null or r.tenant_id = $5)
+  and ($6::text is null or r.trace_id = $6)
+  and ($7::uuid is null or r.parent_id = $7)
+  and ($8::text is null or r.status = $8)
+  and ($9::text is null or r.visibility = $9)
+  and ($10::timestamptz is null or r.at >= $10)
+  and ($11::timestamptz is null or r.at < $11)`;
+
+/** Every version the caller can read that matches, in timeline order after `after`. */
+export function listSpans(ledger: Ledger, identity: Identity | null, filter: SpanFilter = {}, first?: number | null, after?: string | null): Promise<Page> {
+  const sql = `select ${SPAN_COLUMNS_SQL} from ledger.universal_registry r
+    where (r.tx_id, r.position) > ($1::xid8, $2::bigint) ${FILTER_SQL}
+    order by r.tx_id, r.position limit $12`;
+  return page(ledger, identity, sql, filter, first, after);
+}
+
+/**
+ * The visible timeline (tombstoned ids hidden) after a cursor. Only spans of transactions that
+ * finished before every transaction still running are returned, so a later page can never contain
+ * a span that sorts before this page's end: nothing is skipped across pages or reconnects.
+ */
+export function timeline(ledger: Ledger, identity: Identity | null, filter: SpanFilter = {}, first?: number | null, after?: string | null): Promise<Page> {
+  const sql = `select ${SPAN_COLUMNS_SQL} from ledger.visible_timeline r
+    where (r.tx_id, r.position) > ($1::xid8, $2::bigint)
+      and r.tx_id < pg_snapshot_xmin(pg_current_snapshot()) ${FILTER_SQL}
+    order by r.tx_id, r.position limit $12`;
+  return page(ledger, identity, sql, filter, first, after);
+}
+
+async function page(ledger: Ledger, identity: Identity | null, sql: string, filter: SpanFilter, first: number | null | undefined, after: string | null | undefined): Promise<Page> {
+  const size = first ?? DEFAULT_PAGE;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE) {
+    throw new ValidationError('first', first, `must be a whole number from 1 to ${MAX_PAGE}`, `Ask for at most ${MAX_PAGE} spans per page and follow endCursor.`);
+  }
+  const cursor = after ? decodeCursor(after) : START;
+  const params = [cursor.txId, cursor.position, ...filterParams(filter), size + 1];
+  const rows = await ledger.db.withSession(identity, (tx: Queryable) => tx.query(sql, params));
+  const spans = rows.slice(0, size).map(spanFromRow);
+  const edges = spans.map((node) => ({ cursor: encodeCursor(node), node }));
+  return { edges, pageInfo: { endCursor: edges.at(-1)?.cursor ?? after ?? null, hasNextPage: rows.length > size } };
+}
+
+function filterParams(filter: SpanFilter): unknown[] {
+  for (const key of ['since', 'until'] as const) {
+    const value = filter[key];
+    if (value !== undefined && value !== null && Number.isNaN(Date.parse(value))) {
+      throw new ValidationError(`filter.${key}`, value, 'is not a date-time', 'Send an RFC 3339 time such as 2026-11-26T20:00:00Z.');
+    }
+  }
+  if (filter.parentId && !/^[0-9a-f-]{36}$/i.test(filter.parentId)) {
+    throw new ValidationError('filter.parentId', filter.parentId, 'must be a UUID', 'Send the parent span id as 8-4-4-4-12 hex digits.');
+  }
+  return [
+    filter.entityTypes && filter.entityTypes.length > 0 ? [...filter.entityTypes] : null,
+    filter.ownerId ?? null,
+    filter.tenantId ?? null,
+    filter.traceId ?? null,
+    filter.parentId ?? null,
+    filter.status ?? null,
+    filter.visibility ?? null,
+    filter.since ?? null,
+    filter.until ?? null,
+  ];
+}

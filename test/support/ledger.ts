@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { inject } from 'vitest';
+import { createDatabase, dropDatabase, openPglite, openPostgres, type Database, type Identity } from '../../functions/commons/db/index.ts';
+import { signerFromSeed, type Ledger, type Signer } from '../../functions/ledger/index.ts';
+import { databaseUrl } from './urls.ts';
+
+export const backend = inject('backend');
+
+/** The fixed deployment key of the tests (never used outside them). */
+export const TEST_SEED = '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60';
+export const testSigner: Signer = signerFromSeed(TEST_SEED);
+
+export interface TestLedger extends Ledger {
+  close(): Promise<void>;
+}
+
+/** A fresh, migrated database of the configured backend, private to the caller. */
+export async function openTestDatabase(): Promise<{ db: Database; close(): Promise<void> }> {
+  const template = inject('template');
+  if (backend === 'pglite') {
+    const db = await openPglite({ loadDataDir: new Blob([readFileSync(template)]) });
+    return { db, close: () => db.close() };
+  }
+  const url = process.env.DATABASE_URL ?? '';
+  const name = `loglineos_t_${randomBytes(6).toString('hex')}`;
+  await createDatabase(url, name, template);
+  const db = openPostgres({ connectionString: databaseUrl(url, name), max: 12 });
+  return {
+    db,
+    close: async () => {
+      await db.close();
+      await dropDatabase(url, name);
+    },
+  };
+}
+
+export async function openTestLedger(options: { signing?: boolean } = {}): Promise<TestLedger> {
+  const { db, close } = await openTestDatabase();
+  return { db, ...(options.signing === false ? {} : { signer: testSigner }), close };
+}
+
+/** Ids unique to one test, so tests sharing a database never see each other's chains. */
+export function persona(name: string, tenant: string | null, suffix = randomBytes(3).toString('hex')): Identity {
+  return { userId: `${name}-${suffix}`, tenantId: tenant === null ? null : `${tenant}-${suffix}` };
+}
+
+/** Row count seen by the database owner (past RLS), for "nothing was written" checks. */
+export async function rowCount(db: Database): Promise<number> {
+  const [row] = await db.withOwner((tx) => tx.query<{ n: number }>('select count(*)::int as n from ledger.universal_registry'));
+  return Number(row?.n);
+}
