@@ -27,14 +27,14 @@ interface Sealed {
 }
 
 /** Appends one span as `identity`, in its own transaction. */
-export function appendSpan(ledger: Ledger, identity: Identity | null, input: unknown): Promise<Span> {
+export async function appendSpan(ledger: Ledger, identity: Identity | null, input: unknown): Promise<Span> {
   // Validation is pure and runs before a connection is even taken.
   const validated = validateSpanInput(input);
   return ledger.db.withSession(identity, (tx) => appendValidated(tx, identity, validated, ledger.signer));
 }
 
 /** Appends inside a transaction the caller already holds (kernels, multi-span writes). */
-export function appendSpanInSession(tx: Queryable, identity: Identity | null, input: unknown, signer?: Signer): Promise<Span> {
+export async function appendSpanInSession(tx: Queryable, identity: Identity | null, input: unknown, signer?: Signer): Promise<Span> {
   return appendValidated(tx, identity, validateSpanInput(input), signer);
 }
 

@@ -1,0 +1,45 @@
+// @ts-check
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '.data/**', '.tmp/**', 'cdk.out/**', '**/generated/**'] },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      // The architecture, written down: only the database module talks to a driver.
+      'no-restricted-imports': ['error', {
+        paths: [
+          { name: 'pg', message: 'Only functions/commons/db may import pg; use the Database interface.' },
+          { name: '@electric-sql/pglite', message: 'Only functions/commons/db may import PGlite; use the Database interface.' },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['functions/commons/db/**/*.ts'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    // The domain never reaches into the hosts that run it.
+    files: ['functions/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [
+          { name: 'pg', message: 'Only functions/commons/db may import pg; use the Database interface.' },
+          { name: '@electric-sql/pglite', message: 'Only functions/commons/db may import PGlite; use the Database interface.' },
+        ],
+        patterns: [{ group: ['**/infra/**', '**/local/**'], message: 'functions/ must not import from infra/ or local/.' }],
+      }],
+    },
+  },
+  {
+    files: ['functions/commons/db/**/*.ts'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+);
