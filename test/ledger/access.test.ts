@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { appendSpan, getSpan, listSpans, timeline, type Span } from '../../functions/ledger/index.ts';
-import { openTestLedger, persona, rowCount, type TestLedger } from '../support/ledger.ts';
+import { openTestLedger, persona, rowCount, settled, type TestLedger } from '../support/ledger.ts';
 
 let ledger: TestLedger;
 beforeAll(async () => {
@@ -44,6 +44,7 @@ describe('row-level security personas (SPEC §3.3)', () => {
 
   test('an anonymous caller reads only public spans, through every read', async () => {
     expect(await readable(null)).toEqual(['public']);
+    await settled(ledger.db, spans.public?.txId ?? '0');
     const page = await timeline(ledger, null, { ownerId: owner.userId }, 500);
     expect(page.edges.map((edge) => edge.node.visibility)).toEqual(['public']);
   });
@@ -106,10 +107,12 @@ describe('append-only', () => {
   test('a deletion is a tombstone version that hides the id from the visible timeline', async () => {
     const alice = persona('alice', 'acme');
     const span = await appendSpan(ledger, alice, note('private'));
-    await appendSpan(ledger, alice, { ...note('private'), id: span.id, isDeleted: true });
+    const tombstone = await appendSpan(ledger, alice, { ...note('private'), id: span.id, isDeleted: true });
+    const kept = await appendSpan(ledger, alice, note('tenant'));
+    await settled(ledger.db, kept.txId);
     const visible = await timeline(ledger, alice, { ownerId: alice.userId });
     const all = await listSpans(ledger, alice, { ownerId: alice.userId });
-    expect(visible.edges).toHaveLength(0);
-    expect(all.edges.map((edge) => [edge.node.seq, edge.node.isDeleted])).toEqual([[0, false], [1, true]]);
+    expect(visible.edges.map((edge) => edge.node.id)).toEqual([kept.id]);
+    expect(all.edges.map((edge) => [edge.node.id, edge.node.seq, edge.node.isDeleted])).toEqual([[span.id, 0, false], [tombstone.id, 1, true], [kept.id, 0, false]]);
   });
 });

@@ -50,3 +50,19 @@ export async function rowCount(db: Database): Promise<number> {
   const [row] = await db.withOwner((tx) => tx.query<{ n: number }>('select count(*)::int as n from ledger.universal_registry'));
   return Number(row?.n);
 }
+
+/**
+ * Waits until every transaction up to `txId` has finished, so the timeline shows it. On a shared
+ * PostgreSQL cluster (the test files run side by side) a transaction of another database can hold
+ * the timeline back for a few milliseconds; the timeline waits rather than skip.
+ */
+export async function settled(db: Database, txId: string): Promise<void> {
+  for (let attempt = 0; attempt < 1000; attempt += 1) {
+    const [row] = await db.withSession(null, (tx) =>
+      tx.query<{ done: boolean }>('select pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8 as done', [txId]),
+    );
+    if (row?.done) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`transaction ${txId} still holds the timeline back after 10 s`);
+}
