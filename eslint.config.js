@@ -11,7 +11,7 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
       // The architecture, written down: only the database module talks to a driver.
       'no-restricted-imports': ['error', {
         paths: [
@@ -39,7 +39,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['functions/commons/db/**/*.ts'],
+    files: ['functions/commons/db/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
 );

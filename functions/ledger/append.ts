@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { asDatabaseFailure, type Identity, type Queryable } from '../commons/db/index.ts';
+import { asDatabaseFailure, type Identity, type Queryable, type Statement } from '../commons/db/index.ts';
 import { ConflictError, ForbiddenError, SignatureError, ValidationError } from '../commons/errors.ts';
 import { canonicalString, blake3Hex } from './canonical.ts';
 import { COLUMNS, camelCase } from './columns.ts';
@@ -26,40 +26,67 @@ interface Sealed {
   readonly signature: string | null;
 }
 
-/** Appends one span as `identity`, in its own transaction. */
+/**
+ * Appends one span as `identity`, in its own transaction. Everything but the insert itself
+ * (validation, defaults, hash, signature) happens before a connection is taken, and the insert
+ * travels with its begin and commit in one round trip, so a chain's lock is held only while the
+ * database works.
+ */
 export async function appendSpan(ledger: Ledger, identity: Identity | null, input: unknown): Promise<Span> {
-  // Validation is pure and runs before a connection is even taken.
   const validated = validateSpanInput(input);
-  return ledger.db.withSession(identity, (tx) => appendValidated(tx, identity, validated, ledger.signer));
+  const caller = requireCaller(identity);
+  const draft = withDefaults(caller, validated.fields);
+  if (draft.seq === null) {
+    // The next version of an existing id: its seq must be read first, in the same transaction.
+    return ledger.db.withSession(caller, (tx) => appendDraft(tx, draft, validated, ledger.signer));
+  }
+  const sealed = seal(draft, validated, ledger.signer);
+  let rows: Record<string, unknown>[];
+  try {
+    [rows = []] = await ledger.db.runStatements(caller, [insertStatement(sealed)]);
+  } catch (error) {
+    throw translateFailure(error, draft);
+  }
+  const inserted = rows[0];
+  if (inserted) return spanFromRow(inserted);
+  return ledger.db.withSession(caller, (tx) => resolveRetry(tx, draft, validated, ledger.signer, sealed));
 }
 
 /** Appends inside a transaction the caller already holds (kernels, multi-span writes). */
 export async function appendSpanInSession(tx: Queryable, identity: Identity | null, input: unknown, signer?: Signer): Promise<Span> {
-  return appendValidated(tx, identity, validateSpanInput(input), signer);
+  const validated = validateSpanInput(input);
+  return appendDraft(tx, withDefaults(requireCaller(identity), validated.fields), validated, signer);
 }
 
-async function appendValidated(tx: Queryable, identity: Identity | null, input: ValidatedSpanInput, signer?: Signer): Promise<Span> {
+function requireCaller(identity: Identity | null): Identity {
   if (!identity) {
     throw new ForbiddenError('appending needs a signed-in caller; anonymous (API key) callers can only read public spans', {
       fix: 'Call with a user token.',
     });
   }
-  const draft = withDefaults(identity, input.fields);
+  return identity;
+}
+
+async function appendDraft(tx: Queryable, draft: Record<string, unknown>, input: ValidatedSpanInput, signer?: Signer): Promise<Span> {
   if (draft.seq === null) {
     const [row] = await tx.query<{ next: number }>(NEXT_SEQ_SQL, [draft.id]);
     draft.seq = Number(row?.next ?? 0);
   }
   const sealed = seal(draft, input, signer);
-
+  const statement = insertStatement(sealed);
   let rows: Record<string, unknown>[];
   try {
-    rows = await tx.query(INSERT_SQL, INSERT_FIELDS.map(({ field, jsonb }) => toParam(sealed, field, jsonb)));
+    rows = await tx.query(statement.text, statement.params);
   } catch (error) {
     throw translateFailure(error, draft);
   }
   const inserted = rows[0];
   if (inserted) return spanFromRow(inserted);
   return resolveRetry(tx, draft, input, signer, sealed);
+}
+
+function insertStatement(sealed: Sealed): Statement {
+  return { text: INSERT_SQL, params: INSERT_FIELDS.map(({ field, jsonb }) => toParam(sealed, field, jsonb)) };
 }
 
 function withDefaults(identity: Identity, fields: Record<string, unknown>): Record<string, unknown> {

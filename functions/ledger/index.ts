@@ -1,5 +1,5 @@
 export { appendSpan, appendSpanInSession } from './append.ts';
-export { blake3Hex, canonicalObject, canonicalString, hashSpan } from './canonical.ts';
+export { blake3Hex, canonicalBytes, canonicalObject, canonicalString, hashSpan } from './canonical.ts';
 export { COLUMNS, HASHED_COLUMNS, camelCase, type Column } from './columns.ts';
 export { cursorOf, decodeCursor, encodeCursor, type Cursor } from './cursor.ts';
 export type { Ledger } from './ledger.ts';

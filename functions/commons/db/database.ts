@@ -6,6 +6,11 @@
 
 export type Row = Record<string, unknown>;
 
+export interface Statement {
+  readonly text: string;
+  readonly params?: readonly unknown[];
+}
+
 export interface Queryable {
   /** One parameterised statement. */
   query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<R[]>;
@@ -36,6 +41,12 @@ export interface Database {
    * public rows only, no writes.
    */
   withSession<T>(identity: Identity | null, fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /**
+   * The statements as one transaction as the caller, sent together: on PostgreSQL, begin, the caller,
+   * every statement and commit travel in one round trip (pipelining). The first failure rolls the
+   * whole transaction back and is thrown. Returns each statement's rows.
+   */
+  runStatements(identity: Identity | null, statements: readonly Statement[]): Promise<Row[][]>;
   /** One transaction as the ledger role: reads every row, writes none (verification, linking). */
   withLedger<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** One transaction as the connecting role (migrations, operator tools). */

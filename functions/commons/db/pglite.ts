@@ -53,6 +53,12 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Database 
   return {
     backend: 'pglite',
     withSession: (identity, fn, options) => inRole(API_ROLE, identity, fn, options),
+    runStatements: (identity, statements) =>
+      inRole(API_ROLE, identity, async (tx) => {
+        const results = [];
+        for (const statement of statements) results.push(await tx.query(statement.text, statement.params));
+        return results;
+      }),
     withLedger: (fn, options) => inRole(LEDGER_ROLE, null, fn, options),
     withOwner: (fn) => db.transaction((tx) => fn(wrap(tx))),
     close: () => db.close(),

@@ -9,6 +9,7 @@ import {
   type OwnerSession,
   type Queryable,
   type Row,
+  type Statement,
   type TransactionOptions,
 } from './database.ts';
 
@@ -21,13 +22,18 @@ export interface PostgresOptions {
 /**
  * PostgreSQL through a `pg` pool. Each transaction holds one pooled connection from `begin` to
  * `commit`; everything it set is transaction-local, so the next user of the connection starts clean.
- * Nothing here survives a transaction (no session-level SET, no session advisory lock), which is what
- * lets RDS Proxy multiplex without pinning.
+ * Nothing here survives a transaction (no session-level SET, no session advisory lock, no named
+ * prepared statement), which is what lets RDS Proxy multiplex without pinning.
+ *
+ * Connections pipeline: `begin` and the caller's settings are sent without waiting, so they share a
+ * round trip with the transaction's first statement; a failure of either still fails that statement,
+ * because every later statement of an aborted transaction is refused.
  */
 export function openPostgres(options: PostgresOptions): Database {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.max ?? 10,
+    pipeline: true,
     // bigint columns come back as strings by default; the ledger's counters fit in a double.
     types: {
       getTypeParser: (oid: number, format?: unknown) =>
@@ -37,30 +43,27 @@ export function openPostgres(options: PostgresOptions): Database {
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
 
-  const run = async <T>(begin: string, setup: readonly [string, readonly unknown[]] | null, fn: (tx: OwnerSession) => Promise<T>): Promise<T> => {
+  const run = async <T>(begin: string, setup: Statement | null, fn: (tx: OwnerSession) => Promise<T>): Promise<T> => {
     const client = await pool.connect();
+    const opened = Promise.all([client.query(begin), setup ? client.query(setup.text, setup.params as unknown[]) : null]);
+    opened.catch(() => undefined); // observed below, through the first statement or the commit
     const tx: OwnerSession = {
       async query<R extends Row>(text: string, params: readonly unknown[] = []) {
-        const result = await client.query<R>(text, params as unknown[]);
+        const [, result] = await Promise.all([opened, client.query<R>(text, params as unknown[])]);
         return result.rows;
       },
       async exec(script: string) {
-        await client.query(script);
+        await Promise.all([opened, client.query(script)]);
       },
     };
     let broken = false;
     try {
-      await client.query(begin);
-      if (setup) await client.query(setup[0], setup[1] as unknown[]);
       const result = await fn(tx);
+      await opened;
       await client.query('commit');
       return result;
     } catch (error) {
-      try {
-        await client.query('rollback');
-      } catch {
-        broken = true; // the connection is gone; do not hand it to the next caller
-      }
+      broken = await rollback(client);
       throw error;
     } finally {
       client.release(broken);
@@ -69,19 +72,49 @@ export function openPostgres(options: PostgresOptions): Database {
 
   const beginFor = (options?: TransactionOptions) =>
     options?.snapshot ? 'begin isolation level repeatable read read only' : 'begin';
+  const callerSetup = (role: string, identity: Identity | null): Statement => ({ text: APPLY_IDENTITY_SQL, params: identityParams(role, identity) });
 
   const inRole = <T>(role: string, identity: Identity | null, fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions) =>
-    run(beginFor(options), [APPLY_IDENTITY_SQL, identityParams(role, identity)], fn);
+    run(beginFor(options), callerSetup(role, identity), fn);
+
+  const runStatements = async (identity: Identity | null, statements: readonly Statement[]): Promise<Row[][]> => {
+    const client = await pool.connect();
+    const setup = callerSetup(API_ROLE, identity);
+    const sent = [
+      client.query('begin'),
+      client.query(setup.text, setup.params as unknown[]),
+      ...statements.map((statement) => client.query(statement.text, (statement.params ?? []) as unknown[])),
+    ];
+    // `commit` of a transaction that failed answers ROLLBACK; the statement's own error is thrown.
+    const commit = client.query('commit');
+    const settled = await Promise.allSettled([...sent, commit]);
+    const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    let broken = false;
+    if (failed) broken = await rollback(client);
+    client.release(broken);
+    if (failed) throw failed.reason;
+    return settled.slice(2, 2 + statements.length).map((outcome) => (outcome as PromiseFulfilledResult<pg.QueryResult<Row>>).value.rows);
+  };
 
   return {
     backend: 'postgres',
     withSession: (identity, fn, options) => inRole(API_ROLE, identity, fn, options),
+    runStatements,
     withLedger: (fn, options) => inRole(LEDGER_ROLE, null, fn, options),
     withOwner: (fn) => run('begin', null, fn),
     close: () => pool.end(),
   };
 }
 
+/** Rolls back whatever is open; true when the connection is unusable and must not be reused. */
+async function rollback(client: pg.PoolClient): Promise<boolean> {
+  try {
+    await client.query('rollback');
+    return false;
+  } catch {
+    return true;
+  }
+}
 const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**

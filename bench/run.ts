@@ -1,0 +1,20 @@
+/**
+ * `npm run bench [-- name…]`: every benchmark prints absolute figures and ratios against a baseline
+ * measured in the same run, because these machines are noisy. Names: hashing, ledger.
+ * The ledger benchmark needs PostgreSQL: DATABASE_URL, default the local server.
+ */
+import { hashingBench } from './hashing.bench.ts';
+import { ledgerBench } from './ledger.bench.ts';
+
+const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const benches: Record<string, () => Promise<void>> = {
+  hashing: hashingBench,
+  ledger: () => ledgerBench(url),
+};
+
+const wanted = process.argv.slice(2).filter((arg) => arg !== '--');
+for (const name of wanted.length ? wanted : Object.keys(benches)) {
+  const bench = benches[name];
+  if (!bench) throw new Error(`unknown benchmark ${JSON.stringify(name)}; choose from ${Object.keys(benches).join(', ')}`);
+  await bench();
+}
