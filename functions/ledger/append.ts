@@ -12,11 +12,13 @@ const encoder = new TextEncoder();
 
 // Everything a caller may send, plus the proof columns; the chain columns are filled by the database.
 const INSERT_COLUMNS = COLUMNS.filter((col) => col.origin !== 'ledger');
-const INSERT_FIELDS = INSERT_COLUMNS.map((col) => ({ field: camelCase(col.name), jsonb: col.type === 'jsonb' }));
+// Only what the database assigned comes back; the rest is what was sent, already normalised.
+const LEDGER_COLUMNS = COLUMNS.filter((col) => col.origin === 'ledger');
+const INSERT_FIELDS = INSERT_COLUMNS.map((col) => ({ column: col.name, field: camelCase(col.name), jsonb: col.type === 'jsonb' }));
 const INSERT_SQL = `insert into ledger.universal_registry as r (${INSERT_COLUMNS.map((col) => (col.name === 'this' ? '"this"' : col.name)).join(', ')})
 values (${INSERT_COLUMNS.map((_, index) => `$${index + 1}`).join(', ')})
 on conflict (id, seq) do nothing
-returning ${SPAN_COLUMNS_SQL}`;
+returning ${LEDGER_COLUMNS.map((col) => `r.${col.name}`).join(', ')}`;
 const SELECT_VERSION_SQL = `select ${SPAN_COLUMNS_SQL} from ledger.universal_registry r where r.id = $1 and r.seq = $2`;
 const NEXT_SEQ_SQL = 'select coalesce(max(seq) + 1, 0) as next from ledger.universal_registry where id = $1';
 
@@ -48,7 +50,7 @@ export async function appendSpan(ledger: Ledger, identity: Identity | null, inpu
     throw translateFailure(error, draft);
   }
   const inserted = rows[0];
-  if (inserted) return spanFromRow(inserted);
+  if (inserted) return storedSpan(sealed, inserted);
   return ledger.db.withSession(caller, (tx) => resolveRetry(tx, draft, validated, ledger.signer, sealed));
 }
 
@@ -81,8 +83,15 @@ async function appendDraft(tx: Queryable, draft: Record<string, unknown>, input:
     throw translateFailure(error, draft);
   }
   const inserted = rows[0];
-  if (inserted) return spanFromRow(inserted);
+  if (inserted) return storedSpan(sealed, inserted);
   return resolveRetry(tx, draft, input, signer, sealed);
+}
+
+/** The stored span: what was sent (validated, so stored unchanged) plus what the database assigned. */
+function storedSpan(sealed: Sealed, assigned: Record<string, unknown>): Span {
+  const row: Record<string, unknown> = { ...assigned };
+  for (const { field, column } of INSERT_FIELDS) row[column] = field === 'currHash' ? sealed.currHash : field === 'signature' ? sealed.signature : sealed.span[field] ?? null;
+  return spanFromRow(row);
 }
 
 function insertStatement(sealed: Sealed): Statement {

@@ -113,7 +113,9 @@ function normalize(column: Column, field: string, value: unknown): unknown {
         throw new ValidationError(field, value, 'must be a JSON object', 'Send metadata as an object of named values.');
       }
       checkJson(field, value, 0);
-      return value;
+      // The value as the database will hand it back (-0 becomes 0), so a span returned from memory
+      // equals the one read later.
+      return JSON.parse(JSON.stringify(value)) as unknown;
     case 'uuid[]':
     case 'text[]': {
       if (!Array.isArray(value)) throw new ValidationError(field, value, 'must be an array', `Send ${field} as a JSON array.`);
