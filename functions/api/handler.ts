@@ -1,0 +1,26 @@
+import { coordinateOf, type AppSyncEvent } from '../commons/appsync.ts';
+import { LogLineError } from '../commons/errors.ts';
+import type { Ledger } from '../ledger/index.ts';
+
+type Operation = (event: AppSyncEvent<unknown>, ledger: Ledger) => Promise<unknown>;
+
+/**
+ * A Lambda handler for one data source: finds the operation by the event's schema coordinate and
+ * runs it. Errors the domain raises for clients keep their `name` (AppSync's errorType); anything
+ * else is logged with a correlation id and replaced by a masked InternalError.
+ */
+export function createHandler(operations: Readonly<Record<string, Operation>>, ledger: () => Promise<Ledger>) {
+  return async function handler(event: AppSyncEvent<unknown>): Promise<unknown> {
+    const coordinate = coordinateOf(event);
+    const operation = operations[coordinate];
+    if (!operation) throw new LogLineError('NotImplemented', `this data source has no operation for ${coordinate}`);
+    try {
+      return await operation(event, await ledger());
+    } catch (error) {
+      if (error instanceof LogLineError) throw error;
+      const correlationId = crypto.randomUUID();
+      console.error(JSON.stringify({ level: 'error', correlationId, coordinate, error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error) }));
+      throw new LogLineError('InternalError', `the request failed on our side; quote correlation id ${correlationId} when reporting it`, { correlationId });
+    }
+  };
+}

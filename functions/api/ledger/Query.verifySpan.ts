@@ -1,0 +1,7 @@
+import type { AppSyncEvent } from '../../commons/appsync.ts';
+import { identityFrom } from '../../commons/identity.ts';
+import { verifySpan as verify, type Ledger } from '../../ledger/index.ts';
+
+export default function verifySpan(event: AppSyncEvent<{ id: string; seq?: number | null }>, ledger: Ledger) {
+  return verify(ledger, identityFrom(event.identity), event.arguments.id, event.arguments.seq);
+}

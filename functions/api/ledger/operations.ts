@@ -1,0 +1,24 @@
+import type { AppSyncEvent } from '../../commons/appsync.ts';
+import type { Ledger } from '../../ledger/index.ts';
+import appendSpan from './Mutation.appendSpan.ts';
+import span from './Query.span.ts';
+import spans from './Query.spans.ts';
+import timeline from './Query.timeline.ts';
+import verifyLedger from './Query.verifyLedger.ts';
+import verifySpan from './Query.verifySpan.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each operation types its own arguments
+type Operation = (event: AppSyncEvent<any>, ledger: Ledger) => Promise<unknown>;
+
+/**
+ * The fields the `ledger` data source serves, by schema coordinate (the same names as their files
+ * here and in resolvers/). A test checks this list against the resolvers that name this data source.
+ */
+export const LEDGER_OPERATIONS: Readonly<Record<string, Operation>> = {
+  'Query.span': span,
+  'Query.spans': spans,
+  'Query.timeline': timeline,
+  'Query.verifySpan': verifySpan,
+  'Query.verifyLedger': verifyLedger,
+  'Mutation.appendSpan': appendSpan,
+};

@@ -1,0 +1,31 @@
+import type { AppSyncIdentity } from './appsync.ts';
+import type { Identity } from './db/index.ts';
+
+/** The Cognito attribute that carries a user's tenant. */
+export const TENANT_CLAIM = 'custom:tenant_id';
+export const ADMIN_GROUP = 'admin';
+
+/**
+ * The caller as the ledger sees it, from AppSync's `ctx.identity` (never from the request body):
+ * - Cognito/OIDC: `sub` is the user, the `custom:tenant_id` claim the tenant, `cognito:groups` the groups;
+ * - IAM (internal callers): the principal's ARN, no tenant;
+ * - API key: no identity at all (public data only).
+ */
+export function identityFrom(identity: AppSyncIdentity): Identity | null {
+  if (!identity) return null;
+  if ('sub' in identity) {
+    const tenant = identity.claims[TENANT_CLAIM];
+    const groups = identity.groups ?? (Array.isArray(identity.claims['cognito:groups']) ? (identity.claims['cognito:groups'] as string[]) : []);
+    return { userId: identity.sub, tenantId: typeof tenant === 'string' && tenant !== '' ? tenant : null, groups: [...groups] };
+  }
+  if ('userArn' in identity) return { userId: `iam:${identity.userArn}`, tenantId: null, groups: ['iam'] };
+  if ('resolverContext' in identity) {
+    const context = identity.resolverContext;
+    const user = context.userId;
+    if (typeof user !== 'string' || user === '') return null;
+    return { userId: user, tenantId: typeof context.tenantId === 'string' && context.tenantId !== '' ? context.tenantId : null, groups: [] };
+  }
+  return null;
+}
+
+export const isAdmin = (identity: Identity | null): boolean => identity?.groups?.includes(ADMIN_GROUP) === true || identity?.groups?.includes('iam') === true;

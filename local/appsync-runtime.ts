@@ -1,0 +1,93 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+
+/*
+ * The parts of AppSync's APPSYNC_JS runtime that our resolvers use, for running them locally.
+ * `@aws-appsync/utils` ships types only, so resolver bundles built for the local server have their
+ * import of it replaced by this module's objects (see resolvers.ts). State that belongs to one field's
+ * resolution (appended errors, early return) lives in an AsyncLocalStorage scope.
+ */
+
+/** What `util.error` throws: it ends the resolver and becomes one GraphQL error. */
+export class ResolverError extends Error {
+  constructor(
+    message: string,
+    readonly errorType: string | undefined,
+    readonly data: unknown,
+    readonly errorInfo: unknown,
+  ) {
+    super(message);
+    this.name = 'ResolverError';
+  }
+}
+
+/** What `runtime.earlyReturn` throws: the request handler skips the data source. */
+export class EarlyReturn extends Error {
+  constructor(readonly value: unknown, readonly skipTo: 'END' | 'NEXT') {
+    super('early return');
+  }
+}
+
+export interface ResolverScope {
+  readonly appended: { message: string; errorType?: string; data?: unknown; errorInfo?: unknown }[];
+}
+
+export const resolverScope = new AsyncLocalStorage<ResolverScope>();
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+export const util = {
+  error(message: string, errorType?: string, data?: unknown, errorInfo?: unknown): never {
+    throw new ResolverError(message, errorType, data ?? null, errorInfo ?? null);
+  },
+  appendError(message: string, errorType?: string, data?: unknown, errorInfo?: unknown): void {
+    const scope = resolverScope.getStore();
+    if (!scope) throw new Error('util.appendError was called outside a resolver');
+    scope.appended.push({ message, ...(errorType ? { errorType } : {}), data: data ?? null, errorInfo: errorInfo ?? null });
+  },
+  autoId: (): string => randomUUID(),
+  autoUlid: (): string => {
+    throw new Error('util.autoUlid is not available in the local runtime');
+  },
+  isNull: (value: unknown): boolean => value === null || value === undefined,
+  isNullOrEmpty: (value: unknown): boolean => value === null || value === undefined || value === '' || (Array.isArray(value) && value.length === 0),
+  defaultIfNull: <T>(value: T | null | undefined, fallback: T): T => value ?? fallback,
+  time: {
+    nowISO8601: (): string => new Date().toISOString(),
+    nowEpochSeconds: (): number => Math.floor(Date.now() / 1000),
+    nowEpochMilliSeconds: (): number => Date.now(),
+    nowFormatted(format: string): string {
+      const now = new Date();
+      return format
+        .replace('yyyy', String(now.getUTCFullYear()))
+        .replace('MM', pad(now.getUTCMonth() + 1))
+        .replace('dd', pad(now.getUTCDate()))
+        .replace('HH', pad(now.getUTCHours()))
+        .replace('mm', pad(now.getUTCMinutes()))
+        .replace('ss', pad(now.getUTCSeconds()));
+    },
+  },
+  str: {
+    toUpper: (value: string) => value.toUpperCase(),
+    toLower: (value: string) => value.toLowerCase(),
+  },
+};
+
+export const runtime = {
+  earlyReturn(value?: unknown, options?: { skipTo?: 'END' | 'NEXT' }): never {
+    throw new EarlyReturn(value ?? null, options?.skipTo ?? 'END');
+  },
+};
+
+/** Subscription extensions arrive with the real-time issue; until then they refuse clearly. */
+export const extensions = {
+  setSubscriptionFilter(): never {
+    throw new Error('extensions.setSubscriptionFilter is not available yet in the local runtime');
+  },
+  setSubscriptionInvalidationFilter(): never {
+    throw new Error('extensions.setSubscriptionInvalidationFilter is not available yet in the local runtime');
+  },
+  invalidateSubscriptions(): never {
+    throw new Error('extensions.invalidateSubscriptions is not available yet in the local runtime');
+  },
+};

@@ -1,0 +1,113 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../functions/commons/config.ts';
+import { listChains, openLedger, verifyChain, type ChainReport } from '../functions/ledger/index.ts';
+import { apiKeyFile, issuerKeyFile, loadOrCreateApiKey } from './credentials.ts';
+import { openIssuer } from './issuer.ts';
+import { createLocalServer } from './server.ts';
+
+const USAGE = `usage: loglineos <command> [options]
+
+commands:
+  serve [--port N] [--dev]  migrate, then serve the GraphQL API at http://127.0.0.1:4000/graphql
+                          (PORT or --port; --dev reloads schema and resolvers when they change)
+  token --user U [--tenant T] [--group G]…  print a user token for the Authorization header
+  migrate                 apply pending migrations to the configured database
+  status                  migrate, then print each chain's length and head
+  verify [--tenant T]     recompute every hash, signature and link; --tenant '' is the tenantless chain
+                          (exit 1 when a chain fails)
+
+environment: DATABASE_URL (unset: embedded PGlite in LOGLINEOS_DATA_DIR, default ./.data),
+             LOGLINEOS_SIGNING_KEY (hex Ed25519 seed; unset: a key file in the data folder)`;
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      tenant: { type: 'string' },
+      user: { type: 'string' },
+      group: { type: 'string', multiple: true },
+      port: { type: 'string' },
+      dev: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const command = positionals[0];
+  if (values.help || !command) {
+    console.log(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  if (command === 'token') {
+    if (!values.user) {
+      console.error('token needs --user, e.g. loglineos token --user alice --tenant acme');
+      return 2;
+    }
+    const issuer = await openIssuer(issuerKeyFile(loadConfig()));
+    console.log(await issuer.issue({ user: values.user, tenant: values.tenant ?? null, groups: values.group ?? [] }));
+    return 0;
+  }
+  if (command === 'serve') return serve(values.port ?? process.env.PORT ?? '4000', values.dev === true);
+  if (!['migrate', 'status', 'verify'].includes(command)) {
+    console.error(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    return 2;
+  }
+  const config = loadConfig();
+  const ledger = await openLedger(config);
+  try {
+    const where = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`;
+    if (command === 'migrate') {
+      console.log(ledger.migrated.length ? `applied ${ledger.migrated.join(', ')} to ${where}` : `${where} is up to date`);
+      return 0;
+    }
+    const chains = values.tenant !== undefined ? [values.tenant] : await listChains(ledger);
+    if (command === 'status') {
+      console.log(`ledger: ${where}; ${chains.length} chain(s); deployment key ${ledger.signer?.publicKeyHex ?? 'off'}`);
+    }
+    let failed = 0;
+    for (const chain of chains) {
+      const report = await verifyChain(ledger, chain);
+      if (!report.ok) failed += 1;
+      console.log(describeReport(report));
+    }
+    return failed > 0 ? 1 : 0;
+  } finally {
+    await ledger.db.close();
+  }
+}
+
+async function serve(portText: string, dev: boolean): Promise<number> {
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`--port must be a port number from 0 to 65535, got ${JSON.stringify(portText)}`);
+    return 2;
+  }
+  const config = loadConfig();
+  const ledger = await openLedger(config);
+  const apiKey = await loadOrCreateApiKey(apiKeyFile(config));
+  const issuer = await openIssuer(issuerKeyFile(config));
+  const server = await createLocalServer({ ledger, apiKey, issuer, dev });
+  const url = await server.listen(port);
+  console.log(`LogLineOS local AppSync: ${url}`);
+  console.log(`  ledger    ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`}`);
+  console.log(`  API key   ${apiKey}   (header x-api-key; public data only)`);
+  console.log('  user JWT  npx loglineos token --user alice --tenant acme   (header Authorization)');
+  if (dev) console.log('  dev mode: schema/ and resolvers/ reload on change');
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  await ledger.db.close();
+  return 0;
+}
+
+function describeReport(report: ChainReport): string {
+  const name = report.chain === '' ? '(tenantless)' : report.chain;
+  const head = report.head ? `head ${report.head.chainSeq} ${report.head.chainHash}` : 'empty';
+  if (report.ok) return `ok    ${name}: ${report.checked} spans, ${head}`;
+  const f = report.failure;
+  return `FAIL  ${name}: ${report.checked} spans verified, then span ${f?.id}/${f?.seq} at chain position ${f?.chainSeq}: ${f?.code}: ${f?.reason}`;
+}
+
+process.exitCode = await main(process.argv.slice(2));

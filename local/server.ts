@@ -1,0 +1,157 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { createHandler } from '../functions/api/handler.ts';
+import { LEDGER_OPERATIONS } from '../functions/api/ledger/operations.ts';
+import type { Ledger } from '../functions/ledger/index.ts';
+import { AuthFailure, authenticate, createAuthorizer } from './auth.ts';
+import { lambdaDataSource } from './data-sources.ts';
+import { executeRequest, type GraphqlRequest, type LocalApi } from './execute.ts';
+import type { LocalIssuer } from './issuer.ts';
+import { RESOLVERS_DIR, loadResolvers } from './resolvers.ts';
+import { loadSchema } from './schema.ts';
+
+/** AppSync's limit on a request body. */
+const MAX_BODY = 1024 * 1024;
+
+export interface LocalServerOptions {
+  readonly ledger: Ledger;
+  readonly apiKey: string;
+  readonly issuer: LocalIssuer;
+  /** Reload the schema and resolvers when their files change. */
+  readonly dev?: boolean;
+}
+
+export interface LocalServer {
+  readonly server: Server;
+  listen(port: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Builds what the API runs from the files: the schema, every resolver, and the data sources. */
+async function buildApi(ledger: Ledger): Promise<LocalApi> {
+  const schema = loadSchema();
+  const resolvers = await loadResolvers(schema);
+  const ledgerHandler = createHandler(LEDGER_OPERATIONS, () => Promise.resolve(ledger));
+  return {
+    schema,
+    resolvers,
+    dataSources: { ledger: lambdaDataSource(ledgerHandler as (event: unknown) => Promise<unknown>) },
+    authorize: createAuthorizer(schema),
+  };
+}
+
+/**
+ * The local AppSync: `POST /graphql` with AppSync's auth headers, running the real resolver files
+ * and Lambda handlers on the given ledger.
+ */
+export async function createLocalServer(options: LocalServerOptions): Promise<LocalServer> {
+  let api: Promise<LocalApi> = buildApi(options.ledger);
+  await api;
+  const watchers: FSWatcher[] = [];
+  if (options.dev) {
+    const reload = () => {
+      api = buildApi(options.ledger);
+      api.then(
+        () => console.log('reloaded schema and resolvers'),
+        (error: unknown) => console.error(`reload failed: ${error instanceof Error ? error.message : String(error)}`),
+      );
+    };
+    for (const dir of [fileURLToPath(new URL('../schema/', import.meta.url)), RESOLVERS_DIR]) {
+      watchers.push(watch(dir, { recursive: true }, reload));
+    }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      console.error(error);
+      if (!res.headersSent) send(res, 500, { errors: [{ errorType: 'InternalFailure', message: 'the local server failed on this request' }] });
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    cors(res);
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'OPTIONS') return void res.writeHead(204).end();
+    if (path === '/health') return send(res, 200, { ok: true });
+    if (path !== '/graphql') return send(res, 404, { errors: [{ errorType: 'NotFound', message: `no route ${path}; the API is POST /graphql` }] });
+    if (req.method !== 'POST') return send(res, 405, { errors: [{ errorType: 'MethodNotAllowed', message: 'send GraphQL as POST /graphql' }] });
+
+    const body = await readBody(req);
+    if (body === null) return send(res, 413, { errors: [{ errorType: 'PayloadTooLargeException', message: `the request body is larger than AppSync's ${MAX_BODY} bytes` }] });
+    let request: GraphqlRequest;
+    try {
+      request = JSON.parse(body) as GraphqlRequest;
+      if (typeof request !== 'object' || request === null || typeof request.query !== 'string') throw new Error('no query');
+    } catch {
+      return send(res, 400, { errors: [{ errorType: 'MalformedHttpRequestException', message: 'The request body must be JSON with a "query" string.' }] });
+    }
+    const headers = flatHeaders(req);
+    let caller;
+    try {
+      caller = await authenticate(headers, req.socket.remoteAddress ?? '127.0.0.1', options);
+    } catch (error) {
+      if (error instanceof AuthFailure) return send(res, error.status, { errors: [{ errorType: error.errorType, message: error.message }] });
+      throw error;
+    }
+    let current: LocalApi;
+    try {
+      current = await api;
+    } catch (error) {
+      return send(res, 500, { errors: [{ errorType: 'SchemaError', message: error instanceof Error ? error.message : String(error) }] });
+    }
+    send(res, 200, await executeRequest(current, caller, request, headers));
+  }
+
+  return {
+    server,
+    listen: (port, host = '127.0.0.1') =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          const address = server.address();
+          resolve(`http://${host}:${typeof address === 'object' && address ? address.port : port}/graphql`);
+        });
+      }),
+    close: async () => {
+      for (const watcher of watchers) watcher.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function flatHeaders(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  return headers;
+}
+
+function cors(res: ServerResponse): void {
+  res.setHeader('access-control-allow-origin', '*');
+  res.setHeader('access-control-allow-headers', 'content-type, x-api-key, authorization, x-amz-date, x-amz-security-token, x-amz-user-agent');
+  res.setHeader('access-control-allow-methods', 'POST, OPTIONS');
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) }).end(text);
+}
+
+function readBody(req: IncomingMessage): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        resolve(null);
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
