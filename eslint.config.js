@@ -1,4 +1,5 @@
 // @ts-check
+import appsync from '@aws-appsync/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -41,5 +42,14 @@ export default tseslint.config(
   {
     files: ['functions/commons/db/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    // Resolvers run in AppSync's APPSYNC_JS runtime: only what it supports.
+    files: ['resolvers/**/*.ts'],
+    ...appsync.configs.recommended,
+    languageOptions: {
+      ...appsync.configs.recommended.languageOptions,
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
   },
 );

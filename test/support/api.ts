@@ -1,0 +1,49 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openIssuer, type LocalIssuer } from '../../local/issuer.ts';
+import { createLocalServer } from '../../local/server.ts';
+import { openTestLedger, type TestLedger } from './ledger.ts';
+
+export interface TestApi {
+  readonly url: string;
+  readonly apiKey: string;
+  readonly issuer: LocalIssuer;
+  readonly ledger: TestLedger;
+  /** A user token from the local issuer. */
+  token(user: string, tenant: string | null, groups?: string[]): Promise<string>;
+  /** POSTs a GraphQL request with the given auth headers; returns status and parsed body. */
+  request(headers: Record<string, string>, query: string, variables?: Record<string, unknown>): Promise<{ status: number; body: GraphqlBody }>;
+  close(): Promise<void>;
+}
+
+export interface GraphqlBody {
+  data?: Record<string, unknown> | null;
+  errors?: { message: string; errorType: string; errorInfo?: unknown; path?: (string | number)[] | null; locations?: unknown[] }[];
+}
+
+/** The local AppSync server on a fresh test database, listening on a free loopback port. */
+export async function startTestApi(): Promise<TestApi> {
+  const ledger = await openTestLedger();
+  const keys = mkdtempSync(join(tmpdir(), 'loglineos-keys-'));
+  const issuer = await openIssuer(join(keys, 'issuer.json'));
+  const apiKey = 'da2-testtesttesttesttesttest';
+  const server = await createLocalServer({ ledger, apiKey, issuer });
+  const url = await server.listen(0);
+  return {
+    url,
+    apiKey,
+    issuer,
+    ledger,
+    token: (user, tenant, groups = []) => issuer.issue({ user, tenant, groups }),
+    async request(headers, query, variables) {
+      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });
+      return { status: response.status, body: (await response.json()) as GraphqlBody };
+    },
+    async close() {
+      await server.close();
+      await ledger.close();
+      rmSync(keys, { recursive: true, force: true });
+    },
+  };
+}
