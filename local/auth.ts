@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { errors as joseErrors } from 'jose';
+import { errors as joseErrors, type JWTPayload } from 'jose';
 import { type GraphQLSchema, isObjectType, type ConstDirectiveNode } from 'graphql';
 import type { AppSyncIdentity, CognitoIdentity } from '../functions/commons/appsync.ts';
 import type { LocalIssuer } from './issuer.ts';
@@ -30,13 +30,7 @@ export async function authenticate(headers: Readonly<Record<string, string | und
   const authorization = headers.authorization;
   if (authorization) {
     const token = authorization.replace(/^Bearer\s+/i, '');
-    let claims;
-    try {
-      claims = await config.issuer.verify(token);
-    } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw new AuthFailure('Token has expired.');
-      throw new AuthFailure('Valid authorization header not provided.');
-    }
+    const claims = await verifiedClaims(token, config.issuer);
     const groups = Array.isArray(claims['cognito:groups']) ? (claims['cognito:groups'] as string[]) : [];
     const identity: CognitoIdentity = {
       sub: String(claims.sub),
@@ -56,6 +50,33 @@ export async function authenticate(headers: Readonly<Record<string, string | und
     if (given.length === expected.length && timingSafeEqual(given, expected)) return { mode: 'API_KEY', identity: null };
   }
   throw new AuthFailure('You are not authorized to make this call.');
+}
+
+// Verified tokens, until they expire: a client sends the same token on every request, and an ES256
+// verification costs more than the rest of a small request.
+// Kept per issuer, so a token one server accepted is never taken by another.
+const verifiedBy = new WeakMap<LocalIssuer, Map<string, JWTPayload>>();
+const MAX_CACHED_TOKENS = 10_000;
+
+async function verifiedClaims(token: string, issuer: LocalIssuer): Promise<JWTPayload> {
+  let verified = verifiedBy.get(issuer);
+  if (!verified) verifiedBy.set(issuer, (verified = new Map()));
+  const cached = verified.get(token);
+  if (cached && (cached.exp ?? 0) * 1000 > Date.now()) return cached;
+  if (cached) {
+    verified.delete(token);
+    throw new AuthFailure('Token has expired.');
+  }
+  let claims: JWTPayload;
+  try {
+    claims = await issuer.verify(token);
+  } catch (error) {
+    if (error instanceof joseErrors.JWTExpired) throw new AuthFailure('Token has expired.');
+    throw new AuthFailure('Valid authorization header not provided.');
+  }
+  if (verified.size >= MAX_CACHED_TOKENS) verified.delete(verified.keys().next().value ?? '');
+  verified.set(token, claims);
+  return claims;
 }
 
 const MODE_OF_DIRECTIVE: Readonly<Record<string, AuthMode>> = {

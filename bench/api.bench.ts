@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { createDatabase, dropDatabase, migrate, openPostgres } from '../functions/commons/db/index.ts';
+import { appendSpan, ledgerMigrations, signerFromSeed, type Ledger } from '../functions/ledger/index.ts';
+import { openIssuer } from '../local/issuer.ts';
+import { createLocalServer } from '../local/server.ts';
+import { line, rate, ratio, timed } from './report.ts';
+import { sampleInput } from './spans.ts';
+
+const CLIENTS = 8;
+const SPANS = Number(process.env.BENCH_SPANS ?? 8_000);
+
+/**
+ * appendSpan over HTTP on the local server (8 concurrent clients, 8 tenants, real PostgreSQL)
+ * against the ledger core's own append rate, measured in the same run on the same database.
+ */
+export async function apiBench(url: string): Promise<void> {
+  const name = `loglineos_bench_${randomBytes(4).toString('hex')}`;
+  await createDatabase(url, name);
+  const dbUrl = new URL(url);
+  dbUrl.pathname = `/${name}`;
+  const db = openPostgres({ connectionString: dbUrl.toString(), max: CLIENTS });
+  const keys = mkdtempSync(join(tmpdir(), 'bench-keys-'));
+  try {
+    await migrate(db, ledgerMigrations());
+    const ledger: Ledger = { db, signer: signerFromSeed('42'.repeat(32)) };
+    const issuer = await openIssuer(join(keys, 'issuer.json'));
+    const server = await createLocalServer({ ledger, apiKey: 'da2-bench', issuer });
+    const endpoint = await server.listen(0);
+    console.log(`\n# API: appendSpan, ${SPANS.toLocaleString('en-US')} spans, ${CLIENTS} clients, ${CLIENTS} tenants, PostgreSQL`);
+
+    const per = Math.ceil(SPANS / CLIENTS);
+    const core = await timed(() =>
+      Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
+        for (let i = 0; i < per; i += 1) await appendSpan(ledger, { userId: `core-${c}`, tenantId: `core-t${c}` }, sampleInput(c * per + i));
+      })),
+    );
+    const tokens = await Promise.all(Array.from({ length: CLIENTS }, (_, c) => issuer.issue({ user: `http-${c}`, tenant: `http-t${c}` })));
+    const clients = Array.from({ length: CLIENTS }, (_, c) => ({
+      token: tokens[c],
+      inputs: Array.from({ length: per }, (_, i) => {
+        const input = sampleInput(c * per + i);
+        return { ...input, output: JSON.stringify(input.output), metadata: JSON.stringify(input.metadata) };
+      }),
+    }));
+    const http = await timed(() => {
+      const worker = new Worker(new URL('./http-client.worker.mjs', import.meta.url), { workerData: { endpoint, clients } });
+      return new Promise<void>((resolve, reject) => {
+        worker.once('message', () => resolve());
+        worker.once('error', reject);
+      }).finally(() => worker.terminate());
+    });
+    line('ledger core appendSpan (in process)', rate(per * CLIENTS, core.seconds));
+    line('appendSpan over HTTP (local AppSync)', rate(per * CLIENTS, http.seconds));
+    ratio('HTTP ÷ ledger core', core.seconds / http.seconds, '≥ 0.7');
+    await server.close();
+  } finally {
+    await db.close();
+    await dropDatabase(url, name);
+    rmSync(keys, { recursive: true, force: true });
+  }
+}
