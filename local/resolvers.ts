@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { isObjectType, type GraphQLSchema } from 'graphql';
@@ -38,7 +39,7 @@ export function discoverResolvers(schema: GraphQLSchema, dir = RESOLVERS_DIR): R
     const type = schema.getType(typeName);
     if (!type || !isObjectType(type)) throw new Error(`resolvers/${file}: the schema has no object type ${typeName}`);
     if (!type.getFields()[fieldName]) throw new Error(`resolvers/${file}: type ${typeName} has no field ${fieldName} in schema/schema.graphql`);
-    found.push({ file: `${dir}${file}`, typeName, fieldName, coordinate: `${typeName}.${fieldName}`, dataSource });
+    found.push({ file: join(dir, file), typeName, fieldName, coordinate: `${typeName}.${fieldName}`, dataSource });
   }
   return found;
 }
@@ -78,7 +79,7 @@ export async function loadResolver(resolver: ResolverFile): Promise<ResolverModu
   return { ...resolver, request: module.request, response: module.response };
 }
 
-export async function loadResolvers(schema: GraphQLSchema): Promise<Map<string, ResolverModule>> {
-  const modules = await Promise.all(discoverResolvers(schema).map(loadResolver));
+export async function loadResolvers(schema: GraphQLSchema, dir = RESOLVERS_DIR): Promise<Map<string, ResolverModule>> {
+  const modules = await Promise.all(discoverResolvers(schema, dir).map(loadResolver));
   return new Map(modules.map((module) => [module.coordinate, module]));
 }

@@ -2,12 +2,15 @@ import { readFileSync } from 'node:fs';
 import { buildSchema, type GraphQLSchema } from 'graphql';
 import { AWS_SCALARS } from './scalars.ts';
 
-export const SCHEMA_FILE = new URL('../schema/schema.graphql', import.meta.url);
-const APPSYNC_FILE = new URL('../schema/appsync.graphql', import.meta.url);
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const SCHEMA_DIR = fileURLToPath(new URL('../schema/', import.meta.url));
 
 /** The deployed schema with AppSync's scalars and directives, as the local server executes it. */
-export function loadSchema(): GraphQLSchema {
-  const schema = buildSchema(`${readFileSync(APPSYNC_FILE, 'utf8')}\n${readFileSync(SCHEMA_FILE, 'utf8')}`);
+export function loadSchema(dir = SCHEMA_DIR): GraphQLSchema {
+  const sdl = (file: string) => readFileSync(join(dir, file), 'utf8');
+  const schema = buildSchema(`${sdl('appsync.graphql')}\n${sdl('schema.graphql')}`);
   for (const scalar of AWS_SCALARS) {
     const type = schema.getType(scalar.name);
     if (!type) continue;

@@ -1,6 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { createHandler } from '../functions/api/handler.ts';
 import { LEDGER_OPERATIONS } from '../functions/api/ledger/operations.ts';
 import type { Ledger } from '../functions/ledger/index.ts';
@@ -9,7 +8,7 @@ import { lambdaDataSource } from './data-sources.ts';
 import { executeRequest, type GraphqlRequest, type LocalApi } from './execute.ts';
 import type { LocalIssuer } from './issuer.ts';
 import { RESOLVERS_DIR, loadResolvers } from './resolvers.ts';
-import { loadSchema } from './schema.ts';
+import { SCHEMA_DIR, loadSchema } from './schema.ts';
 
 /** AppSync's limit on a request body. */
 const MAX_BODY = 1024 * 1024;
@@ -20,6 +19,9 @@ export interface LocalServerOptions {
   readonly issuer: LocalIssuer;
   /** Reload the schema and resolvers when their files change. */
   readonly dev?: boolean;
+  /** Where the schema and the resolvers are read from (tests point these at copies). */
+  readonly schemaDir?: string;
+  readonly resolversDir?: string;
 }
 
 export interface LocalServer {
@@ -29,9 +31,9 @@ export interface LocalServer {
 }
 
 /** Builds what the API runs from the files: the schema, every resolver, and the data sources. */
-async function buildApi(ledger: Ledger): Promise<LocalApi> {
-  const schema = loadSchema();
-  const resolvers = await loadResolvers(schema);
+async function buildApi(ledger: Ledger, schemaDir: string, resolversDir: string): Promise<LocalApi> {
+  const schema = loadSchema(schemaDir);
+  const resolvers = await loadResolvers(schema, resolversDir);
   const ledgerHandler = createHandler(LEDGER_OPERATIONS, () => Promise.resolve(ledger));
   return {
     schema,
@@ -46,18 +48,20 @@ async function buildApi(ledger: Ledger): Promise<LocalApi> {
  * and Lambda handlers on the given ledger.
  */
 export async function createLocalServer(options: LocalServerOptions): Promise<LocalServer> {
-  let api: Promise<LocalApi> = buildApi(options.ledger);
+  const schemaDir = options.schemaDir ?? SCHEMA_DIR;
+  const resolversDir = options.resolversDir ?? RESOLVERS_DIR;
+  let api: Promise<LocalApi> = buildApi(options.ledger, schemaDir, resolversDir);
   await api;
   const watchers: FSWatcher[] = [];
   if (options.dev) {
     const reload = () => {
-      api = buildApi(options.ledger);
+      api = buildApi(options.ledger, schemaDir, resolversDir);
       api.then(
         () => console.log('reloaded schema and resolvers'),
         (error: unknown) => console.error(`reload failed: ${error instanceof Error ? error.message : String(error)}`),
       );
     };
-    for (const dir of [fileURLToPath(new URL('../schema/', import.meta.url)), RESOLVERS_DIR]) {
+    for (const dir of [schemaDir, resolversDir]) {
       watchers.push(watch(dir, { recursive: true }, reload));
     }
   }

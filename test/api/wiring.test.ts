@@ -30,10 +30,10 @@ describe('resolvers are wired by their file names', () => {
     const dir = mkdtempSync(join(tmpdir(), 'resolvers-'));
     try {
       writeFileSync(join(dir, 'Query.nosuchfield.[ledger].ts'), 'export {}');
-      expect(() => discoverResolvers(schema, `${dir}/`)).toThrow('type Query has no field nosuchfield');
+      expect(() => discoverResolvers(schema, dir)).toThrow('type Query has no field nosuchfield');
       rmSync(join(dir, 'Query.nosuchfield.[ledger].ts'));
       writeFileSync(join(dir, 'helpers.ts'), 'export {}');
-      expect(() => discoverResolvers(schema, `${dir}/`)).toThrow(/Type\.field\.\[dataSource\]\.ts/);
+      expect(() => discoverResolvers(schema, dir)).toThrow(/Type\.field\.\[dataSource\]\.ts/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,0 +1,5 @@
+export { createClient } from './client.ts';
+export type { Client, ClientAuth, ClientOptions } from './client.ts';
+export { GraphQLRequestError } from './errors.ts';
+export type { AppSyncError } from './errors.ts';
+export * from './operations.ts';
