@@ -1,6 +1,5 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK, type JWTPayload, type CryptoKey } from 'jose';
+import { loadOrCreateSecretFile } from '../functions/commons/secret-file.ts';
 
 /*
  * A local stand-in for a Cognito user pool: it signs ID tokens with an ES256 key kept in the data
@@ -51,20 +50,9 @@ export async function openIssuer(keyFile: string): Promise<LocalIssuer> {
 }
 
 async function loadOrCreateKey(keyFile: string): Promise<JWK> {
-  try {
-    return JSON.parse(await readFile(keyFile, 'utf8')) as JWK;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-  const jwk = { ...(await exportJWK(privateKey)), kid: `local-${Date.now().toString(36)}`, alg: 'ES256' };
-  await mkdir(dirname(keyFile), { recursive: true, mode: 0o700 });
-  try {
-    await writeFile(keyFile, JSON.stringify(jwk), { mode: 0o600, flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return JSON.parse(await readFile(keyFile, 'utf8')) as JWK;
-    throw error;
-  }
-  await chmod(keyFile, 0o600);
-  return jwk;
+  const text = await loadOrCreateSecretFile(keyFile, async () => {
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    return JSON.stringify({ ...(await exportJWK(privateKey)), kid: `local-${Date.now().toString(36)}`, alg: 'ES256' });
+  });
+  return JSON.parse(text) as JWK;
 }

@@ -1,6 +1,5 @@
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { loadOrCreateSecretFile } from '../commons/secret-file.ts';
 
 /*
  * Ed25519 over the 32 bytes of a span's BLAKE3 digest. node:crypto here (about 9x faster than pure
@@ -56,21 +55,6 @@ export function verifyDigestSignature(publicKeyHex: string, digestHex: string, s
 }
 
 /** Reads the deployment key file, creating it (mode 0600) with a fresh seed on first start. */
-export async function loadOrCreateKeyFile(path: string): Promise<string> {
-  try {
-    return (await readFile(path, 'utf8')).trim();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const seed = randomBytes(32).toString('hex');
-  try {
-    await writeFile(path, `${seed}\n`, { mode: 0o600, flag: 'wx' });
-  } catch (error) {
-    // Another process created it first: use theirs.
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return (await readFile(path, 'utf8')).trim();
-    throw error;
-  }
-  await chmod(path, 0o600);
-  return seed;
+export function loadOrCreateKeyFile(path: string): Promise<string> {
+  return loadOrCreateSecretFile(path, () => randomBytes(32).toString('hex'));
 }
