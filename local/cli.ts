@@ -86,7 +86,17 @@ async function serve(portText: string, dev: boolean): Promise<number> {
   const apiKey = await loadOrCreateApiKey(apiKeyFile(config));
   const issuer = await openIssuer(issuerKeyFile(config));
   const server = await createLocalServer({ ledger, apiKey, issuer, dev });
-  const url = await server.listen(port);
+  let url: string;
+  try {
+    url = await server.listen(port);
+  } catch (error) {
+    await ledger.db.close();
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      console.error(`port ${port} is already in use on 127.0.0.1; pick another with PORT=… or --port …`);
+      return 1;
+    }
+    throw error;
+  }
   console.log(`LogLineOS local AppSync: ${url}`);
   console.log(`  ledger    ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`}`);
   console.log(`  API key   ${apiKey}   (header x-api-key; public data only)`);
@@ -110,4 +120,9 @@ function describeReport(report: ChainReport): string {
   return `FAIL  ${name}: ${report.checked} spans verified, then span ${f?.id}/${f?.seq} at chain position ${f?.chainSeq}: ${f?.code}: ${f?.reason}`;
 }
 
-process.exitCode = await main(process.argv.slice(2));
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  console.error(`loglineos: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+}

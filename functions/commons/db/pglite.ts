@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import {
@@ -28,6 +28,7 @@ export interface PgliteOptions {
  */
 export async function openPglite(options: PgliteOptions = {}): Promise<Database & { dump(): Promise<Blob> }> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const unlock = options.dataDir ? lockDataDir(options.dataDir) : () => undefined;
   const db = await PGlite.create(options.dataDir, {
     extensions: { vector },
     ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
@@ -61,7 +62,39 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Database 
       }),
     withLedger: (fn, options) => inRole(LEDGER_ROLE, null, fn, options),
     withOwner: (fn) => db.transaction((tx) => fn(wrap(tx))),
-    close: () => db.close(),
+    close: async () => {
+      await db.close();
+      unlock();
+    },
     dump: () => db.dumpDataDir('none'),
   };
+}
+
+/**
+ * PGlite's files belong to one process: a second one opening the same folder would corrupt it.
+ * A lock file names the owner; a lock left by a process that no longer runs is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const lockFile = `${dataDir}.lock`;
+  try {
+    writeFileSync(lockFile, String(process.pid), { flag: 'wx', mode: 0o600 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const owner = Number(readFileSync(lockFile, 'utf8'));
+    if (owner !== process.pid && isRunning(owner)) {
+      throw new Error(`the embedded database in ${dataDir} is in use by process ${owner}; stop it first, or set LOGLINEOS_DATA_DIR to another folder`);
+    }
+    writeFileSync(lockFile, String(process.pid), { mode: 0o600 });
+  }
+  return () => rmSync(lockFile, { force: true });
+}
+
+function isRunning(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
