@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { asDatabaseFailure, type Identity, type Queryable, type Statement } from '../commons/db/index.ts';
+import { asDatabaseFailure, type Identity, type Queryable, type Statement } from '../commons/db/database.ts';
 import { ConflictError, ForbiddenError, SignatureError, ValidationError } from '../commons/errors.ts';
 import { canonicalString, blake3Hex } from './canonical.ts';
 import { COLUMNS, camelCase } from './columns.ts';
