@@ -30,6 +30,10 @@ export class EarlyReturn extends Error {
 
 export interface ResolverScope {
   readonly appended: { message: string; errorType?: string; data?: unknown; errorInfo?: unknown }[];
+  /** What a subscription's response handler asked for with extensions.* (see realtime.ts). */
+  subscriptionFilter?: unknown;
+  invalidationFilter?: unknown;
+  readonly invalidations?: { subscriptionField: string; payload: Record<string, unknown> }[];
 }
 
 export const resolverScope = new AsyncLocalStorage<ResolverScope>();
@@ -79,15 +83,22 @@ export const runtime = {
   },
 };
 
-/** Subscription extensions arrive with the real-time issue; until then they refuse clearly. */
+const scopeFor = (call: string): ResolverScope => {
+  const scope = resolverScope.getStore();
+  if (!scope) throw new Error(`extensions.${call} was called outside a resolver`);
+  return scope;
+};
+
 export const extensions = {
-  setSubscriptionFilter(): never {
-    throw new Error('extensions.setSubscriptionFilter is not available yet in the local runtime');
+  setSubscriptionFilter(filter: unknown): void {
+    scopeFor('setSubscriptionFilter').subscriptionFilter = filter;
   },
-  setSubscriptionInvalidationFilter(): never {
-    throw new Error('extensions.setSubscriptionInvalidationFilter is not available yet in the local runtime');
+  setSubscriptionInvalidationFilter(filter: unknown): void {
+    scopeFor('setSubscriptionInvalidationFilter').invalidationFilter = filter;
   },
-  invalidateSubscriptions(): never {
-    throw new Error('extensions.invalidateSubscriptions is not available yet in the local runtime');
+  invalidateSubscriptions(request: { subscriptionField: string; payload: Record<string, unknown> }): void {
+    const scope = scopeFor('invalidateSubscriptions');
+    if (!scope.invalidations) throw new Error('extensions.invalidateSubscriptions is for mutation resolvers');
+    scope.invalidations.push(request);
   },
 };

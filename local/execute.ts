@@ -9,6 +9,7 @@ import {
   type GraphQLFieldResolver,
   type GraphQLResolveInfo,
   type GraphQLSchema,
+  type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
 import { EarlyReturn, ResolverError, resolverScope, type ResolverScope } from './appsync-runtime.ts';
@@ -44,25 +45,54 @@ interface RequestContext {
   readonly caller: Caller;
   readonly headers: Readonly<Record<string, string>>;
   readonly appended: AppSyncError[];
+  readonly invalidations: { subscriptionField: string; payload: Record<string, unknown> }[];
+  /** Set while a subscription starts: what its response handler asked for. */
+  subscription?: { filter?: unknown; invalidationFilter?: unknown };
+  /** Set while an event is delivered: root fields come from the published payload, not resolvers. */
+  readonly event?: boolean;
+}
+
+export interface ExecutionOutcome {
+  readonly body: { data?: unknown; errors?: AppSyncError[] };
+  /** For a mutation: each root field's result, for the subscriptions that listen to it. */
+  readonly mutationResults: readonly { field: string; value: unknown }[];
+  readonly invalidations: readonly { subscriptionField: string; payload: Record<string, unknown> }[];
 }
 
 const documents = new Map<string, DocumentNode>();
 
-/** Runs one GraphQL request the way AppSync does, returning `{ data, errors }` in AppSync's error shape. */
-export async function executeRequest(api: LocalApi, caller: Caller, request: GraphqlRequest, headers: Readonly<Record<string, string>>): Promise<{ data?: unknown; errors?: AppSyncError[] }> {
-  let document = documents.get(request.query);
+/** Parses and validates a request's document (cached by text); errors come back in AppSync's shape. */
+export function prepareDocument(api: LocalApi, query: string): DocumentNode | AppSyncError[] {
+  let document = documents.get(query);
   if (!document) {
     try {
-      document = parse(request.query);
+      document = parse(query);
     } catch (error) {
-      return { errors: [format(error as GraphQLError, 'ValidationError')] };
+      return [format(error as GraphQLError, 'ValidationError')];
     }
     const invalid = validate(api.schema, document);
-    if (invalid.length > 0) return { errors: invalid.map((error) => format(error, 'ValidationError')) };
+    if (invalid.length > 0) return invalid.map((error) => format(error, 'ValidationError'));
     if (documents.size > 1000) documents.clear();
-    documents.set(request.query, document);
+    documents.set(query, document);
   }
-  const context: RequestContext = { caller, headers, appended: [] };
+  return document;
+}
+
+export function operationOf(document: DocumentNode, operationName?: string | null): OperationDefinitionNode | undefined {
+  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition');
+  return operationName ? operations.find((o) => o.name?.value === operationName) : operations.length === 1 ? operations[0] : undefined;
+}
+
+/** Runs one GraphQL query or mutation the way AppSync does, with AppSync's error shape. */
+export async function executeRequest(api: LocalApi, caller: Caller, request: GraphqlRequest, headers: Readonly<Record<string, string>>): Promise<ExecutionOutcome> {
+  const none = { mutationResults: [], invalidations: [] };
+  const document = prepareDocument(api, request.query);
+  if (Array.isArray(document)) return { body: { errors: document }, ...none };
+  const operation = operationOf(document, request.operationName);
+  if (operation?.operation === 'subscription') {
+    return { body: { errors: [{ path: null, data: null, errorType: 'UnsupportedOperation', errorInfo: null, locations: [], message: 'Subscriptions are served over the real-time endpoint (/graphql/realtime), not over HTTP.' }] }, ...none };
+  }
+  const context: RequestContext = { caller, headers, appended: [], invalidations: [] };
   const result = await execute({
     schema: api.schema,
     document,
@@ -72,6 +102,38 @@ export async function executeRequest(api: LocalApi, caller: Caller, request: Gra
     fieldResolver: fieldResolver(api),
   });
   const errors = [...(result.errors ?? []).map((error) => format(error, result.data === undefined ? 'ValidationError' : 'InternalError')), ...context.appended];
+  const data = result.data as Record<string, unknown> | null | undefined;
+  const mutationResults =
+    operation?.operation === 'mutation' && data
+      ? operation.selectionSet.selections.flatMap((selection) => {
+          if (selection.kind !== 'Field') return [];
+          const value = data[selection.alias?.value ?? selection.name.value];
+          return value === null || value === undefined ? [] : [{ field: selection.name.value, value }];
+        })
+      : [];
+  return {
+    body: { ...(result.data === undefined ? {} : { data: result.data }), ...(errors.length > 0 ? { errors } : {}) },
+    mutationResults,
+    invalidations: context.invalidations,
+  };
+}
+
+/**
+ * Starts a subscription: runs its resolver once (AppSync does this on `start`) and returns the
+ * filters its response handler set. Throws the resolver's error as a GraphQLError.
+ */
+export async function startSubscription(api: LocalApi, caller: Caller, document: DocumentNode, variables: Record<string, unknown>, headers: Readonly<Record<string, string>>): Promise<{ filter?: unknown; invalidationFilter?: unknown; errors?: AppSyncError[] }> {
+  const context: RequestContext = { caller, headers, appended: [], invalidations: [], subscription: {} };
+  const result = await execute({ schema: api.schema, document, variableValues: variables, contextValue: context, fieldResolver: fieldResolver(api) });
+  if (result.errors?.length) return { errors: result.errors.map((error) => format(error, result.data === undefined ? 'ValidationError' : 'InternalError')) };
+  return { ...context.subscription };
+}
+
+/** Shapes one published payload for one subscriber: their selection, their auth rules, nothing else. */
+export async function deliverEvent(api: LocalApi, caller: Caller, document: DocumentNode, variables: Record<string, unknown>, field: string, payload: unknown): Promise<{ data?: unknown; errors?: AppSyncError[] }> {
+  const context: RequestContext = { caller, headers: {}, appended: [], invalidations: [], event: true };
+  const result = await execute({ schema: api.schema, document, rootValue: { [field]: payload }, variableValues: variables, contextValue: context, fieldResolver: fieldResolver(api) });
+  const errors = (result.errors ?? []).map((error) => format(error, 'InternalError'));
   return { ...(result.data === undefined ? {} : { data: result.data }), ...(errors.length > 0 ? { errors } : {}) };
 }
 
@@ -80,7 +142,7 @@ function fieldResolver(api: LocalApi): GraphQLFieldResolver<unknown, RequestCont
     if (!api.authorize(context.caller, info.parentType.name, info.fieldName)) {
       throw new GraphQLError(`Not Authorized to access ${info.fieldName} on type ${info.parentType.name}`, { extensions: { errorType: 'Unauthorized' } });
     }
-    const resolver = api.resolvers.get(`${info.parentType.name}.${info.fieldName}`);
+    const resolver = context.event && info.parentType.name === 'Subscription' ? undefined : api.resolvers.get(`${info.parentType.name}.${info.fieldName}`);
     if (!resolver) return defaultFieldResolver(source, args, context, info);
     return runResolver(api, resolver, source, args, context, info);
   };
@@ -104,7 +166,7 @@ async function runResolver(api: LocalApi, resolver: ResolverModule, source: unkn
     stash: {},
     prev: { result: {} },
   };
-  const scope: ResolverScope = { appended: [] };
+  const scope: ResolverScope = { appended: [], ...(info.parentType.name === 'Mutation' ? { invalidations: [] } : {}) };
   try {
     return await resolverScope.run(scope, async () => {
       let dataSourceRequest: unknown;
@@ -127,6 +189,11 @@ async function runResolver(api: LocalApi, resolver: ResolverModule, source: unkn
     }
     throw error;
   } finally {
+    if (context.subscription) {
+      context.subscription.filter = scope.subscriptionFilter;
+      context.subscription.invalidationFilter = scope.invalidationFilter;
+    }
+    context.invalidations.push(...(scope.invalidations ?? []));
     const path = pathOf(info);
     for (const appended of scope.appended) {
       context.appended.push({ path, data: appended.data ?? null, errorType: appended.errorType ?? 'CustomTemplateException', errorInfo: appended.errorInfo ?? null, locations: [], message: appended.message });

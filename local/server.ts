@@ -1,13 +1,15 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createHandler } from '../functions/api/handler.ts';
+import { createHandler, type Services } from '../functions/api/handler.ts';
+import type { SpanPublisher } from '../functions/commons/publisher.ts';
 import { LEDGER_OPERATIONS } from '../functions/api/ledger/operations.ts';
 import type { Ledger } from '../functions/ledger/index.ts';
-import { AuthFailure, authenticate, createAuthorizer } from './auth.ts';
+import { AuthFailure, authenticate, createAuthorizer, type Caller } from './auth.ts';
 import { lambdaDataSource } from './data-sources.ts';
-import { executeRequest, type GraphqlRequest, type LocalApi } from './execute.ts';
+import { executeRequest, type ExecutionOutcome, type GraphqlRequest, type LocalApi } from './execute.ts';
 import type { LocalIssuer } from './issuer.ts';
 import { RESOLVERS_DIR, loadResolvers } from './resolvers.ts';
+import { RealtimeHub } from './realtime.ts';
 import { SCHEMA_DIR, loadSchema } from './schema.ts';
 
 /** AppSync's limit on a request body. */
@@ -19,6 +21,8 @@ export interface LocalServerOptions {
   readonly issuer: LocalIssuer;
   /** Reload the schema and resolvers when their files change. */
   readonly dev?: boolean;
+  /** Real-time keep-alive interval (AppSync sends `ka` about once a minute). */
+  readonly keepAliveMs?: number;
   /** Where the schema and the resolvers are read from (tests point these at copies). */
   readonly schemaDir?: string;
   readonly resolversDir?: string;
@@ -26,19 +30,34 @@ export interface LocalServerOptions {
 
 export interface LocalServer {
   readonly server: Server;
+  readonly realtime: RealtimeHub;
+  /** Runs a request in process as the given caller (how the local writers publish, as IAM). */
+  execute(caller: Caller, request: GraphqlRequest): Promise<ExecutionOutcome['body']>;
   listen(port: number, host?: string): Promise<string>;
   close(): Promise<void>;
 }
 
+/** The internal writer that publishes committed spans, as an IAM principal would on AWS. */
+export const PUBLISHER: Caller = {
+  mode: 'AWS_IAM',
+  identity: { accountId: 'local', userArn: 'arn:aws:iam::local:role/loglineos-writer', username: 'loglineos-writer' },
+};
+const PUBLISH_SPAN = `mutation PublishSpan($event: SpanEventInput!) {
+  publishSpan(event: $event) { cursor id seq entityType ownerId tenantId visibility traceId parentId truncated span }
+}`;
+
 /** Builds what the API runs from the files: the schema, every resolver, and the data sources. */
-async function buildApi(ledger: Ledger, schemaDir: string, resolversDir: string): Promise<LocalApi> {
+async function buildApi(services: Services, schemaDir: string, resolversDir: string): Promise<LocalApi> {
   const schema = loadSchema(schemaDir);
   const resolvers = await loadResolvers(schema, resolversDir);
-  const ledgerHandler = createHandler(LEDGER_OPERATIONS, () => Promise.resolve(ledger));
+  const ledgerHandler = createHandler(LEDGER_OPERATIONS, () => Promise.resolve(services));
   return {
     schema,
     resolvers,
-    dataSources: { ledger: lambdaDataSource(ledgerHandler as (event: unknown) => Promise<unknown>) },
+    dataSources: {
+      ledger: lambdaDataSource(ledgerHandler as (event: unknown) => Promise<unknown>),
+      none: async (request) => ({ result: (request as { payload?: unknown } | null)?.payload ?? null }),
+    },
     authorize: createAuthorizer(schema),
   };
 }
@@ -50,12 +69,31 @@ async function buildApi(ledger: Ledger, schemaDir: string, resolversDir: string)
 export async function createLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const schemaDir = options.schemaDir ?? SCHEMA_DIR;
   const resolversDir = options.resolversDir ?? RESOLVERS_DIR;
-  let api: Promise<LocalApi> = buildApi(options.ledger, schemaDir, resolversDir);
+  // Spans committed through the API reach subscribers through the same publishSpan mutation an
+  // AWS writer calls; delivery happens after the writer's answer, never before or instead of it.
+  const publisher: SpanPublisher = {
+    async publish(event) {
+      const body = await executeInProcess(PUBLISHER, { query: PUBLISH_SPAN, variables: { event } });
+      if (body.errors) throw new Error(`publishSpan failed: ${body.errors.map((e) => e.message).join('; ')}`);
+    },
+  };
+  const services: Services = { ledger: options.ledger, publisher };
+  let api: Promise<LocalApi> = buildApi(services, schemaDir, resolversDir);
   await api;
+  const realtime = new RealtimeHub(() => api, options, options.keepAliveMs ? { keepAliveMs: options.keepAliveMs } : {});
+  const afterMutation = (outcome: ExecutionOutcome) => {
+    for (const result of outcome.mutationResults) realtime.publish(result.field, result.value);
+    for (const request of outcome.invalidations) realtime.invalidate(request);
+  };
+  async function executeInProcess(caller: Caller, request: GraphqlRequest): Promise<ExecutionOutcome['body']> {
+    const outcome = await executeRequest(await api, caller, request, {});
+    afterMutation(outcome);
+    return outcome.body;
+  }
   const watchers: FSWatcher[] = [];
   if (options.dev) {
     const reload = () => {
-      api = buildApi(options.ledger, schemaDir, resolversDir);
+      api = buildApi(services, schemaDir, resolversDir);
       api.then(
         () => console.log('reloaded schema and resolvers'),
         (error: unknown) => console.error(`reload failed: ${error instanceof Error ? error.message : String(error)}`),
@@ -104,11 +142,16 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
     } catch (error) {
       return send(res, 500, { errors: [{ errorType: 'SchemaError', message: error instanceof Error ? error.message : String(error) }] });
     }
-    send(res, 200, await executeRequest(current, caller, request, headers));
+    const outcome = await executeRequest(current, caller, request, headers);
+    send(res, 200, outcome.body);
+    afterMutation(outcome);
   }
+  realtime.attach(server);
 
   return {
     server,
+    realtime,
+    execute: executeInProcess,
     listen: (port, host = '127.0.0.1') =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -119,6 +162,7 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
       }),
     close: async () => {
       for (const watcher of watchers) watcher.close();
+      realtime.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

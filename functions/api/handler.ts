@@ -1,21 +1,28 @@
 import { coordinateOf, type AppSyncEvent } from '../commons/appsync.ts';
 import { LogLineError } from '../commons/errors.ts';
+import type { SpanPublisher } from '../commons/publisher.ts';
 import type { Ledger } from '../ledger/index.ts';
 
-type Operation = (event: AppSyncEvent<unknown>, ledger: Ledger) => Promise<unknown>;
+/** What an operation may use; made once per container (or by the local server) and shared. */
+export interface Services {
+  readonly ledger: Ledger;
+  readonly publisher: SpanPublisher;
+}
+
+type Operation = (event: AppSyncEvent<unknown>, services: Services) => Promise<unknown>;
 
 /**
  * A Lambda handler for one data source: finds the operation by the event's schema coordinate and
  * runs it. Errors the domain raises for clients keep their `name` (AppSync's errorType); anything
  * else is logged with a correlation id and replaced by a masked InternalError.
  */
-export function createHandler(operations: Readonly<Record<string, Operation>>, ledger: () => Promise<Ledger>) {
+export function createHandler(operations: Readonly<Record<string, Operation>>, services: () => Promise<Services>) {
   return async function handler(event: AppSyncEvent<unknown>): Promise<unknown> {
     const coordinate = coordinateOf(event);
     const operation = operations[coordinate];
     if (!operation) throw new LogLineError('NotImplemented', `this data source has no operation for ${coordinate}`);
     try {
-      return await operation(event, await ledger());
+      return await operation(event, await services());
     } catch (error) {
       if (error instanceof LogLineError) throw error;
       const correlationId = crypto.randomUUID();

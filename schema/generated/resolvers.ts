@@ -57,11 +57,18 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Appends one span as the signed-in caller. Retrying the same (id, seq) returns the stored span. */
   appendSpan: Span;
+  /** Internal: the ledger's writers publish each committed span to the live timeline. */
+  publishSpan?: Maybe<SpanEvent>;
 };
 
 
 export type MutationAppendSpanArgs = {
   input: SpanInput;
+};
+
+
+export type MutationPublishSpanArgs = {
+  event: SpanEventInput;
 };
 
 export type PageInfo = {
@@ -271,6 +278,40 @@ export type SpanEdge = {
   node: Span;
 };
 
+/**
+ * A committed span on the live timeline. The top-level fields are what subscription filters match;
+ * `span` is the whole span as JSON, or null with `truncated` when it is larger than a subscription
+ * payload may be (read it with span(id, seq)).
+ */
+export type SpanEvent = {
+  __typename?: 'SpanEvent';
+  cursor: Scalars['String']['output'];
+  entityType: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  ownerId: Scalars['String']['output'];
+  parentId?: Maybe<Scalars['ID']['output']>;
+  seq: Scalars['Int']['output'];
+  span?: Maybe<Scalars['AWSJSON']['output']>;
+  tenantId?: Maybe<Scalars['String']['output']>;
+  traceId?: Maybe<Scalars['String']['output']>;
+  truncated: Scalars['Boolean']['output'];
+  visibility: Scalars['String']['output'];
+};
+
+export type SpanEventInput = {
+  cursor: Scalars['String']['input'];
+  entityType: Scalars['String']['input'];
+  id: Scalars['ID']['input'];
+  ownerId: Scalars['String']['input'];
+  parentId?: InputMaybe<Scalars['ID']['input']>;
+  seq: Scalars['Int']['input'];
+  span?: InputMaybe<Scalars['AWSJSON']['input']>;
+  tenantId?: InputMaybe<Scalars['String']['input']>;
+  traceId?: InputMaybe<Scalars['String']['input']>;
+  truncated: Scalars['Boolean']['input'];
+  visibility: Scalars['String']['input'];
+};
+
 export type SpanFilter = {
   entityTypes?: InputMaybe<Array<Scalars['String']['input']>>;
   ownerId?: InputMaybe<Scalars['String']['input']>;
@@ -361,6 +402,22 @@ export type SpanVerification = {
   reason?: Maybe<Scalars['String']['output']>;
   seq: Scalars['Int']['output'];
   signed: Scalars['Boolean']['output'];
+};
+
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * The live timeline: every span you may read, as it commits, narrowed by the arguments. Each event
+   * carries its cursor; after a disconnect, read timeline(after: lastCursor) before new events.
+   */
+  onTimeline?: Maybe<SpanEvent>;
+};
+
+
+export type SubscriptionOnTimelineArgs = {
+  entityTypes?: InputMaybe<Array<Scalars['String']['input']>>;
+  parentId?: InputMaybe<Scalars['ID']['input']>;
+  traceId?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -459,10 +516,13 @@ export type ResolversTypes = {
   Span: ResolverTypeWrapper<Span>;
   SpanConnection: ResolverTypeWrapper<SpanConnection>;
   SpanEdge: ResolverTypeWrapper<SpanEdge>;
+  SpanEvent: ResolverTypeWrapper<SpanEvent>;
+  SpanEventInput: SpanEventInput;
   SpanFilter: SpanFilter;
   SpanInput: SpanInput;
   SpanVerification: ResolverTypeWrapper<SpanVerification>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -490,10 +550,13 @@ export type ResolversParentTypes = {
   Span: Span;
   SpanConnection: SpanConnection;
   SpanEdge: SpanEdge;
+  SpanEvent: SpanEvent;
+  SpanEventInput: SpanEventInput;
   SpanFilter: SpanFilter;
   SpanInput: SpanInput;
   SpanVerification: SpanVerification;
   String: Scalars['String']['output'];
+  Subscription: Record<PropertyKey, never>;
 };
 
 export type Aws_Api_KeyDirectiveArgs = { };
@@ -591,6 +654,7 @@ export type ChainReportResolvers<ContextType = any, ParentType extends Resolvers
 
 export type MutationResolvers<ContextType = any, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   appendSpan?: Resolver<ResolversTypes['Span'], ParentType, ContextType, RequireFields<MutationAppendSpanArgs, 'input'>>;
+  publishSpan?: Resolver<Maybe<ResolversTypes['SpanEvent']>, ParentType, ContextType, RequireFields<MutationPublishSpanArgs, 'event'>>;
 };
 
 export type PageInfoResolvers<ContextType = any, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -688,6 +752,20 @@ export type SpanEdgeResolvers<ContextType = any, ParentType extends ResolversPar
   node?: Resolver<ResolversTypes['Span'], ParentType, ContextType>;
 };
 
+export type SpanEventResolvers<ContextType = any, ParentType extends ResolversParentTypes['SpanEvent'] = ResolversParentTypes['SpanEvent']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  entityType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  ownerId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  parentId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  seq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  span?: Resolver<Maybe<ResolversTypes['AWSJSON']>, ParentType, ContextType>;
+  tenantId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  traceId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  truncated?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  visibility?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type SpanVerificationResolvers<ContextType = any, ParentType extends ResolversParentTypes['SpanVerification'] = ResolversParentTypes['SpanVerification']> = {
   code?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   computedHash?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -697,6 +775,10 @@ export type SpanVerificationResolvers<ContextType = any, ParentType extends Reso
   reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   seq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   signed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+};
+
+export type SubscriptionResolvers<ContextType = any, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  onTimeline?: SubscriptionResolver<Maybe<ResolversTypes['SpanEvent']>, "onTimeline", ParentType, ContextType, Partial<SubscriptionOnTimelineArgs>>;
 };
 
 export type Resolvers<ContextType = any> = {
@@ -718,7 +800,9 @@ export type Resolvers<ContextType = any> = {
   Span?: SpanResolvers<ContextType>;
   SpanConnection?: SpanConnectionResolvers<ContextType>;
   SpanEdge?: SpanEdgeResolvers<ContextType>;
+  SpanEvent?: SpanEventResolvers<ContextType>;
   SpanVerification?: SpanVerificationResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
 };
 
 export type DirectiveResolvers<ContextType = any> = {

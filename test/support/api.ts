@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openIssuer, type LocalIssuer } from '../../local/issuer.ts';
-import { createLocalServer } from '../../local/server.ts';
+import { createLocalServer, type LocalServer } from '../../local/server.ts';
 import { openTestLedger, type TestLedger } from './ledger.ts';
 
 export interface TestApi {
@@ -10,6 +10,7 @@ export interface TestApi {
   readonly apiKey: string;
   readonly issuer: LocalIssuer;
   readonly ledger: TestLedger;
+  readonly server: LocalServer;
   /** A user token from the local issuer. */
   token(user: string, tenant: string | null, groups?: string[]): Promise<string>;
   /** POSTs a GraphQL request with the given auth headers; returns status and parsed body. */
@@ -28,13 +29,14 @@ export async function startTestApi(): Promise<TestApi> {
   const keys = mkdtempSync(join(tmpdir(), 'loglineos-keys-'));
   const issuer = await openIssuer(join(keys, 'issuer.json'));
   const apiKey = 'da2-testtesttesttesttesttest';
-  const server = await createLocalServer({ ledger, apiKey, issuer });
+  const server = await createLocalServer({ ledger, apiKey, issuer, keepAliveMs: 1000 });
   const url = await server.listen(0);
   return {
     url,
     apiKey,
     issuer,
     ledger,
+    server,
     token: (user, tenant, groups = []) => issuer.issue({ user, tenant, groups }),
     async request(headers, query, variables) {
       const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });

@@ -1,7 +1,8 @@
 import type { AppSyncEvent } from '../../commons/appsync.ts';
+import type { Services } from '../handler.ts';
 import { ForbiddenError } from '../../commons/errors.ts';
 import { identityFrom, isAdmin } from '../../commons/identity.ts';
-import { verifyChain, type Ledger } from '../../ledger/index.ts';
+import { verifyChain } from '../../ledger/index.ts';
 
 interface Args {
   readonly tenantId?: string | null;
@@ -12,7 +13,7 @@ interface Args {
  * A tenant's members may verify their tenant's chain; other chains (and the tenantless one, '')
  * need the admin group or an internal IAM caller. The report names spans by id only.
  */
-export default async function verifyLedger(event: AppSyncEvent<Args>, ledger: Ledger) {
+export default async function verifyLedger(event: AppSyncEvent<Args>, { ledger }: Services) {
   const caller = identityFrom(event.identity);
   const chain = event.arguments.tenantId ?? caller?.tenantId ?? '';
   if (!isAdmin(caller) && (caller === null || caller.tenantId === null || chain !== caller.tenantId)) {

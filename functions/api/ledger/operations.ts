@@ -1,5 +1,5 @@
 import type { AppSyncEvent } from '../../commons/appsync.ts';
-import type { Ledger } from '../../ledger/index.ts';
+import type { Services } from '../handler.ts';
 import appendSpan from './Mutation.appendSpan.ts';
 import span from './Query.span.ts';
 import spans from './Query.spans.ts';
@@ -8,7 +8,7 @@ import verifyLedger from './Query.verifyLedger.ts';
 import verifySpan from './Query.verifySpan.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each operation types its own arguments
-type Operation = (event: AppSyncEvent<any>, ledger: Ledger) => Promise<unknown>;
+type Operation = (event: AppSyncEvent<any>, services: Services) => Promise<unknown>;
 
 /**
  * The fields the `ledger` data source serves, by schema coordinate (the same names as their files

@@ -1,0 +1,47 @@
+import { extensions, util, type Context, type SubscriptionFilter } from '@aws-appsync/utils';
+
+interface Args {
+  entityTypes?: string[] | null;
+  traceId?: string | null;
+  parentId?: string | null;
+}
+
+type Filter = SubscriptionFilter['filterGroup'][number]['filters'][number];
+
+export function request(): { payload: null } {
+  return { payload: null };
+}
+
+/**
+ * Subscribes the caller to the spans the database would let them read (SPEC §3.3): public spans
+ * for everyone, tenant spans for their tenant, private spans for their owner. The caller's own
+ * arguments narrow every group. Internal IAM callers see everything.
+ */
+export function response(ctx: Context<Args>): null {
+  const args = ctx.args;
+  const types = args.entityTypes ?? [];
+  if (types.length > 5) util.error(`entityTypes: at most 5 entity types per subscription (got ${types.length}). Subscribe more than once for more.`, 'ValidationError');
+  const narrowing: Filter[] = [];
+  if (types.length > 0) narrowing.push({ fieldName: 'entityType', operator: 'in', value: types });
+  if (args.traceId) narrowing.push({ fieldName: 'traceId', operator: 'eq', value: args.traceId });
+  if (args.parentId) narrowing.push({ fieldName: 'parentId', operator: 'eq', value: args.parentId });
+
+  const identity = ctx.identity as { sub?: string; userArn?: string; claims?: Record<string, unknown> } | null | undefined;
+  const groups: Filter[][] = [[{ fieldName: 'visibility', operator: 'eq', value: 'public' }]];
+  if (identity && identity.sub) {
+    groups.push([{ fieldName: 'ownerId', operator: 'eq', value: identity.sub }]);
+    const tenant = identity.claims ? (identity.claims['custom:tenant_id'] as string | undefined) : undefined;
+    if (tenant) {
+      groups.push([
+        { fieldName: 'tenantId', operator: 'eq', value: tenant },
+        { fieldName: 'visibility', operator: 'eq', value: 'tenant' },
+      ]);
+    }
+  }
+  if (identity && identity.userArn) {
+    if (narrowing.length > 0) extensions.setSubscriptionFilter({ filterGroup: [{ filters: narrowing }] });
+    return null;
+  }
+  extensions.setSubscriptionFilter({ filterGroup: groups.map((group) => ({ filters: group.concat(narrowing) })) });
+  return null;
+}
