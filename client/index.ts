@@ -3,3 +3,5 @@ export type { Client, ClientAuth, ClientOptions } from './client.ts';
 export { GraphQLRequestError } from './errors.ts';
 export type { AppSyncError } from './errors.ts';
 export * from './operations.ts';
+export { realtimeUrl, subscribeTimeline } from './realtime.ts';
+export type { SubscribeTimelineOptions, TimelineEvent, TimelineFilter, TimelineSubscription, WebSocketConstructor, WebSocketLike } from './realtime.ts';

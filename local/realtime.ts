@@ -123,8 +123,13 @@ export class RealtimeHub {
     return count;
   }
 
-  close(): void {
+  /** Drops every client connection (they reconnect); the endpoint stays up. */
+  disconnectAll(): void {
     for (const connection of this.connections) connection.socket.terminate();
+  }
+
+  close(): void {
+    this.disconnectAll();
     this.wss.close();
   }
 

@@ -1,13 +1,24 @@
-import { loadConfig } from './config.ts';
+import { loadAwsConfig, usesAwsSecrets } from './aws-config.ts';
+import { loadConfig, type Config } from './config.ts';
 import { openLedger, type Ledger } from '../ledger/index.ts';
 
 let ledger: Promise<Ledger> | undefined;
 
-/** The ledger of this Lambda container: opened on first use from the environment, then kept warm. */
+/** The environment's Config; on AWS its secrets are read from Secrets Manager. */
+export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  return usesAwsSecrets(env) ? loadAwsConfig(env) : Promise.resolve(loadConfig(env));
+}
+
+/**
+ * The ledger of this Lambda container: opened on first use from the environment (secrets read once
+ * per container), then kept warm.
+ */
 export function currentLedger(): Promise<Ledger> {
-  ledger ??= openLedger(loadConfig()).catch((error: unknown) => {
-    ledger = undefined; // let the next invocation try again
-    throw error;
-  });
+  ledger ??= configFromEnvironment()
+    .then(openLedger)
+    .catch((error: unknown) => {
+      ledger = undefined; // let the next invocation try again
+      throw error;
+    });
   return ledger;
 }

@@ -73,20 +73,43 @@ export function timeline(ledger: Ledger, identity: Identity | null, filter: Span
     where (r.tx_id, r.position) > ($1::xid8, $2::bigint)
       and r.tx_id < pg_snapshot_xmin(pg_current_snapshot()) ${FILTER_SQL}
     order by r.tx_id, r.position limit $12`;
-  return page(ledger, identity, sql, filter, first, after);
+  return page(ledger, identity, sql, filter, first, after, true);
 }
 
-async function page(ledger: Ledger, identity: Identity | null, sql: string, filter: SpanFilter, first: number | null | undefined, after: string | null | undefined): Promise<Page> {
+/**
+ * A cursor at the timeline's current end: every transaction older than the oldest one still running
+ * is behind it, everything that commits from now on is after it.
+ */
+export async function timelineHead(ledger: Ledger, identity: Identity | null): Promise<string> {
+  const [row] = await ledger.db.withSession(identity, (tx) => tx.query<{ xmin: string }>('select pg_snapshot_xmin(pg_current_snapshot())::text as xmin'));
+  return encodeCursor({ txId: String(row?.xmin ?? '0'), position: 0 });
+}
+
+async function page(ledger: Ledger, identity: Identity | null, sql: string, filter: SpanFilter, first: number | null | undefined, after: string | null | undefined, watermark = false): Promise<Page> {
   const size = first ?? DEFAULT_PAGE;
   if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE) {
     throw new ValidationError('first', first, `must be a whole number from 1 to ${MAX_PAGE}`, `Ask for at most ${MAX_PAGE} spans per page and follow endCursor.`);
   }
   const cursor = after ? decodeCursor(after) : START;
   const params = [cursor.txId, cursor.position, ...filterParams(filter), size + 1];
-  const rows = await ledger.db.withSession(identity, (tx: Queryable) => tx.query(sql, params));
+  // The timeline's last page ends at the watermark, read in the same snapshot: a reader that is caught
+  // up moves past everything that finished, seen or filtered out, and misses nothing still running.
+  const { rows, xmin } = await ledger.db.withSession(
+    identity,
+    async (tx: Queryable) => {
+      const found = await tx.query(sql, params);
+      if (!watermark || found.length > size) return { rows: found, xmin: null };
+      const [row] = await tx.query<{ xmin: string }>('select pg_snapshot_xmin(pg_current_snapshot())::text as xmin');
+      return { rows: found, xmin: row?.xmin ?? null };
+    },
+    watermark ? { snapshot: true } : undefined,
+  );
   const spans = rows.slice(0, size).map(spanFromRow);
   const edges = spans.map((node) => ({ cursor: encodeCursor(node), node }));
-  return { edges, pageInfo: { endCursor: edges.at(-1)?.cursor ?? after ?? null, hasNextPage: rows.length > size } };
+  const last = edges.length > 0 ? { txId: spans.at(-1)?.txId ?? '0', position: spans.at(-1)?.position ?? 0 } : cursor;
+  const end = xmin !== null && BigInt(xmin) > BigInt(last.txId) ? { txId: xmin, position: 0 } : last;
+  const moved = edges.length > 0 || end !== cursor;
+  return { edges, pageInfo: { endCursor: moved ? encodeCursor(end) : (after ?? null), hasNextPage: rows.length > size } };
 }
 
 function filterParams(filter: SpanFilter): unknown[] {

@@ -85,6 +85,8 @@ export type Query = {
   spans: SpanConnection;
   /** The visible timeline (deleted ids hidden) after a cursor; resume here after a disconnect. */
   timeline: SpanConnection;
+  /** A cursor at the current end of the timeline: timeline(after: it) returns only what commits from now on. */
+  timelineHead: Scalars['String']['output'];
   /** Verifies a tenant's whole chain (yours by default; another tenant's, or '' for tenantless spans, needs the admin group). */
   verifyLedger: ChainReport;
   /** Recomputes one span's hash and checks its signature. */
@@ -666,6 +668,7 @@ export type QueryResolvers<ContextType = any, ParentType extends ResolversParent
   span?: Resolver<Maybe<ResolversTypes['Span']>, ParentType, ContextType, RequireFields<QuerySpanArgs, 'id'>>;
   spans?: Resolver<ResolversTypes['SpanConnection'], ParentType, ContextType, Partial<QuerySpansArgs>>;
   timeline?: Resolver<ResolversTypes['SpanConnection'], ParentType, ContextType, Partial<QueryTimelineArgs>>;
+  timelineHead?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   verifyLedger?: Resolver<ResolversTypes['ChainReport'], ParentType, ContextType, Partial<QueryVerifyLedgerArgs>>;
   verifySpan?: Resolver<ResolversTypes['SpanVerification'], ParentType, ContextType, RequireFields<QueryVerifySpanArgs, 'id'>>;
 };

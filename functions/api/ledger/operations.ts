@@ -4,6 +4,7 @@ import appendSpan from './Mutation.appendSpan.ts';
 import span from './Query.span.ts';
 import spans from './Query.spans.ts';
 import timeline from './Query.timeline.ts';
+import timelineHead from './Query.timelineHead.ts';
 import verifyLedger from './Query.verifyLedger.ts';
 import verifySpan from './Query.verifySpan.ts';
 
@@ -18,6 +19,7 @@ export const LEDGER_OPERATIONS: Readonly<Record<string, Operation>> = {
   'Query.span': span,
   'Query.spans': spans,
   'Query.timeline': timeline,
+  'Query.timelineHead': timelineHead,
   'Query.verifySpan': verifySpan,
   'Query.verifyLedger': verifyLedger,
   'Mutation.appendSpan': appendSpan,

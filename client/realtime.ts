@@ -1,0 +1,208 @@
+import { createClient, type ClientAuth } from './client.ts';
+import { FullSpanByIdDocument, TimelineBackfillDocument, TimelineHeadDocument, type FullSpanFragment, type SpanFilter } from './operations.ts';
+
+/*
+ * The live timeline over AppSync's real-time protocol, with reconnect and backfill. The client keeps
+ * a cursor that the timeline itself confirmed; after every (re)connect it first reads
+ * timeline(after: that cursor) and delivers what it missed, in timeline order, then the live events
+ * that arrived meanwhile. Events are keyed by (id, seq), so nothing is delivered twice.
+ */
+
+/** The part of the WebSocket API the client uses (browsers' global, or the `ws` package in Node). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: unknown) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number): void;
+}
+export type WebSocketConstructor = new (url: string, protocols: string[]) => WebSocketLike;
+
+export interface TimelineEvent {
+  readonly cursor: string;
+  /** The whole span; null when it was too large for a live event and could not be read back. */
+  readonly span: FullSpanFragment | null;
+  /** How it arrived: from the live subscription or from the backfill after a (re)connect. */
+  readonly source: 'live' | 'backfill';
+}
+
+export interface TimelineFilter {
+  readonly entityTypes?: readonly string[];
+  readonly traceId?: string;
+  readonly parentId?: string;
+}
+
+export interface SubscribeTimelineOptions {
+  /** The GraphQL endpoint (…/graphql); the real-time endpoint is derived from it as AppSync does. */
+  readonly url: string;
+  readonly auth: ClientAuth;
+  readonly filter?: TimelineFilter;
+  /** Resume after this cursor; left out, the subscription starts at the timeline's current end. */
+  readonly after?: string | null;
+  readonly onEvent: (event: TimelineEvent) => void;
+  readonly onError?: (error: Error) => void;
+  /** Defaults to `globalThis.WebSocket`; in Node 20 pass the `ws` package's WebSocket. */
+  readonly WebSocket?: WebSocketConstructor;
+  readonly fetch?: typeof fetch;
+  /** Reconnect delay: starts at `initialDelayMs`, doubles up to `maxDelayMs`. */
+  readonly reconnect?: { readonly initialDelayMs?: number; readonly maxDelayMs?: number };
+}
+
+export interface TimelineSubscription {
+  /** The last cursor the timeline confirmed: everything up to it has been delivered. */
+  readonly confirmedCursor: string | null;
+  /** Resolves when the subscription is live (acknowledged and backfilled) for the first time. */
+  readonly ready: Promise<void>;
+  close(): void;
+}
+
+const SUBSCRIBE = 'subscription OnTimeline($entityTypes: [String!], $traceId: String, $parentId: ID) { onTimeline(entityTypes: $entityTypes, traceId: $traceId, parentId: $parentId) { cursor id seq entityType ownerId tenantId visibility traceId parentId truncated span } }';
+const SEEN_LIMIT = 100_000;
+
+/** AppSync's real-time URL for a GraphQL URL: its own host for AppSync domains, `/graphql/realtime` elsewhere. */
+export function realtimeUrl(graphqlUrl: string): string {
+  const url = new URL(graphqlUrl);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  if (url.hostname.includes('.appsync-api.')) url.hostname = url.hostname.replace('.appsync-api.', '.appsync-realtime-api.');
+  else url.pathname = `${url.pathname.replace(/\/$/, '')}/realtime`;
+  return url.toString();
+}
+
+export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSubscription {
+  const WebSocketImpl: WebSocketConstructor | undefined = options.WebSocket ?? (globalThis as unknown as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (WebSocketImpl === undefined) throw new TypeError('subscribeTimeline: no WebSocket here; pass options.WebSocket (in Node 20: the `ws` package)');
+  const http = createClient({ url: options.url, auth: options.auth, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  const filter: SpanFilter | undefined = options.filter?.entityTypes?.length || options.filter?.traceId || options.filter?.parentId
+    ? { ...(options.filter.entityTypes?.length ? { entityTypes: [...options.filter.entityTypes] } : {}), ...(options.filter.traceId ? { traceId: options.filter.traceId } : {}), ...(options.filter.parentId ? { parentId: options.filter.parentId } : {}) }
+    : undefined;
+  const initialDelay = options.reconnect?.initialDelayMs ?? 250;
+  const maxDelay = options.reconnect?.maxDelayMs ?? 10_000;
+
+  let confirmed: string | null = options.after ?? null;
+  const seen = new Set<string>();
+  let socket: WebSocketLike | null = null;
+  let closed = false;
+  let attempt = 0;
+  let live = false;
+  let buffered: TimelineEvent[] = [];
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+
+  const deliver = (event: TimelineEvent) => {
+    const key = event.span ? `${event.span.id}:${event.span.seq}` : event.cursor;
+    if (seen.has(key)) return;
+    if (seen.size >= SEEN_LIMIT) seen.delete(seen.values().next().value ?? '');
+    seen.add(key);
+    options.onEvent(event);
+  };
+  const fail = (error: unknown) => options.onError?.(error instanceof Error ? error : new Error(String(error)));
+
+  async function backfill(): Promise<void> {
+    for (;;) {
+      const page = await http.query(TimelineBackfillDocument, { after: confirmed, first: 500, ...(filter ? { filter } : {}) });
+      for (const edge of page.timeline.edges) deliver({ cursor: edge.cursor, span: edge.node, source: 'backfill' });
+      confirmed = page.timeline.pageInfo.endCursor ?? confirmed;
+      if (!page.timeline.pageInfo.hasNextPage) return;
+    }
+  }
+
+  async function onLiveEvent(raw: { cursor: string; id: string; seq: number; truncated: boolean; span: string | null }): Promise<void> {
+    // A span too large for a live event comes without its body: read it back.
+    const span = raw.span ? (JSON.parse(raw.span) as FullSpanFragment) : raw.truncated ? (await http.query(FullSpanByIdDocument, { id: raw.id, seq: raw.seq })).span : null;
+    const event: TimelineEvent = { cursor: raw.cursor, span, source: 'live' };
+    if (live) deliver(event);
+    else buffered.push(event);
+  }
+
+  async function authHeader(): Promise<Record<string, string>> {
+    const host = new URL(options.url).host;
+    if ('apiKey' in options.auth) return { host, 'x-api-key': options.auth.apiKey };
+    const token = typeof options.auth.token === 'function' ? await options.auth.token() : options.auth.token;
+    return { host, Authorization: token };
+  }
+
+  async function connect(): Promise<void> {
+    if (closed) return;
+    if (confirmed === null) confirmed = (await http.query(TimelineHeadDocument, {})).timelineHead;
+    const header = await authHeader();
+    const encoded = base64url(JSON.stringify(header));
+    const ws = new (WebSocketImpl as WebSocketConstructor)(realtimeUrl(options.url), ['graphql-ws', `header-${encoded}`]);
+    socket = ws;
+    live = false;
+    buffered = [];
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'connection_init' }));
+    ws.onmessage = (message) => {
+      const frame = JSON.parse(String(message.data)) as { type: string; id?: string; payload?: { data?: { onTimeline?: unknown }; errors?: { errorType: string; message: string }[] } };
+      switch (frame.type) {
+        case 'connection_ack':
+          ws.send(JSON.stringify({
+            id: 'timeline',
+            type: 'start',
+            payload: { data: JSON.stringify({ query: SUBSCRIBE, variables: { ...options.filter } }), extensions: { authorization: header } },
+          }));
+          return;
+        case 'start_ack':
+          attempt = 0;
+          backfill().then(
+            () => {
+              live = true;
+              for (const event of buffered) deliver(event);
+              buffered = [];
+              markReady();
+            },
+            (error: unknown) => {
+              fail(error);
+              ws.close();
+            },
+          );
+          return;
+        case 'data':
+          if (frame.payload?.data?.onTimeline) onLiveEvent(frame.payload.data.onTimeline as Parameters<typeof onLiveEvent>[0]).catch(fail);
+          return;
+        case 'error':
+        case 'connection_error':
+          fail(new Error(`${frame.payload?.errors?.[0]?.errorType ?? 'Error'}: ${frame.payload?.errors?.[0]?.message ?? 'the real-time endpoint refused the subscription'}`));
+          return;
+        default:
+          return; // ka, complete
+      }
+    };
+    ws.onerror = () => undefined; // onclose follows and reconnects
+    ws.onclose = () => {
+      if (socket !== ws || closed) return;
+      const delay = Math.min(maxDelay, initialDelay * 2 ** attempt);
+      attempt += 1;
+      setTimeout(() => connect().catch(retry), delay);
+    };
+  }
+
+  const retry = (error: unknown) => {
+    fail(error);
+    if (closed) return;
+    const delay = Math.min(maxDelay, initialDelay * 2 ** attempt);
+    attempt += 1;
+    setTimeout(() => connect().catch(retry), delay);
+  };
+
+  connect().catch(retry);
+
+  return {
+    get confirmedCursor() {
+      return confirmed;
+    },
+    ready,
+    close() {
+      closed = true;
+      socket?.close();
+    },
+  };
+}
+
+function base64url(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
