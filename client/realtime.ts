@@ -174,7 +174,9 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
       if (socket !== ws || closed) return;
       const delay = Math.min(maxDelay, initialDelay * 2 ** attempt);
       attempt += 1;
-      setTimeout(() => connect().catch(retry), delay);
+      setTimeout(() => {
+        connect().catch(retry);
+      }, delay);
     };
   }
 
@@ -183,7 +185,9 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
     if (closed) return;
     const delay = Math.min(maxDelay, initialDelay * 2 ** attempt);
     attempt += 1;
-    setTimeout(() => connect().catch(retry), delay);
+    setTimeout(() => {
+      connect().catch(retry);
+    }, delay);
   };
 
   connect().catch(retry);

@@ -139,26 +139,34 @@ export class RealtimeHub {
 
   private async accept(ws: WebSocket, req: IncomingMessage): Promise<void> {
     const connection: Connection = { socket: ws, subscriptions: new Map(), queue: Promise.resolve() };
-    try {
-      // The connection is checked once here; each start is authorized again with its own header.
-      await this.authenticateConnection(req);
-    } catch (error) {
-      const message = error instanceof AuthFailure ? error.message : 'You are not authorized to make this call.';
-      send(ws, { type: 'connection_error', payload: { errors: [{ errorType: 'UnauthorizedException', errorCode: 401, message }] } });
-      ws.close(1000);
-      return;
-    }
-    this.connections.add(connection);
-    const keepAlive = setInterval(() => send(ws, { type: 'ka' }), this.keepAliveMs);
+    // Listen at once: a client may send connection_init before its connection is authenticated,
+    // and those messages wait for the answer instead of being lost.
+    const authenticated = this.authenticateConnection(req).then(
+      () => true,
+      (error: unknown) => {
+        const message = error instanceof AuthFailure ? error.message : 'You are not authorized to make this call.';
+        send(ws, { type: 'connection_error', payload: { errors: [{ errorType: 'UnauthorizedException', errorCode: 401, message }] } });
+        ws.close(1000);
+        return false;
+      },
+    );
+    let keepAlive: NodeJS.Timeout | undefined;
     ws.on('close', () => {
       clearInterval(keepAlive);
       this.connections.delete(connection);
     });
+    // Messages are handled one at a time, in the order they came (a stop never overtakes its start).
+    let inbox: Promise<unknown> = authenticated;
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      this.onMessage(connection, req, isBinary ? data : Buffer.from(data)).catch((error: unknown) => {
-        console.error(error);
-      });
+      const raw = isBinary ? data : Buffer.from(data);
+      inbox = inbox
+        .then(async () => ((await authenticated) ? this.onMessage(connection, req, raw) : undefined))
+        .catch((error: unknown) => console.error(error));
     });
+    if (!(await authenticated)) return;
+    if (ws.readyState !== ws.OPEN) return;
+    this.connections.add(connection);
+    keepAlive = setInterval(() => send(ws, { type: 'ka' }), this.keepAliveMs);
   }
 
   private async onMessage(connection: Connection, req: IncomingMessage, raw: Buffer): Promise<void> {
