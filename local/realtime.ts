@@ -150,9 +150,9 @@ export class RealtimeHub {
         return false;
       },
     );
-    let keepAlive: NodeJS.Timeout | undefined;
+    const timers: { keepAlive?: NodeJS.Timeout } = {};
     ws.on('close', () => {
-      clearInterval(keepAlive);
+      clearInterval(timers.keepAlive);
       this.connections.delete(connection);
     });
     // Messages are handled one at a time, in the order they came (a stop never overtakes its start).
@@ -166,7 +166,7 @@ export class RealtimeHub {
     if (!(await authenticated)) return;
     if (ws.readyState !== ws.OPEN) return;
     this.connections.add(connection);
-    keepAlive = setInterval(() => send(ws, { type: 'ka' }), this.keepAliveMs);
+    timers.keepAlive = setInterval(() => send(ws, { type: 'ka' }), this.keepAliveMs);
   }
 
   private async onMessage(connection: Connection, req: IncomingMessage, raw: Buffer): Promise<void> {
