@@ -1,17 +1,19 @@
 /**
  * `npm run bench [-- name…]`: every benchmark prints absolute figures and ratios against a baseline
- * measured in the same run, because these machines are noisy. Names: hashing, ledger, api.
+ * measured in the same run, because these machines are noisy. Names: hashing, ledger, api, realtime.
  * The ledger benchmark needs PostgreSQL: DATABASE_URL, default the local server.
  */
 import { apiBench } from './api.bench.ts';
 import { hashingBench } from './hashing.bench.ts';
 import { ledgerBench } from './ledger.bench.ts';
+import { realtimeBench } from './realtime.bench.ts';
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const benches: Record<string, () => Promise<void>> = {
   hashing: hashingBench,
   ledger: () => ledgerBench(url),
   api: () => apiBench(url),
+  realtime: () => realtimeBench(url),
 };
 
 const wanted = process.argv.slice(2).filter((arg) => arg !== '--');

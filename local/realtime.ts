@@ -86,20 +86,22 @@ export class RealtimeHub {
     const payload = (value ?? {}) as Record<string, unknown>;
     // One shaping per distinct subscription text, variables and auth mode: 1,000 identical
     // subscribers cost one execution, not 1,000.
-    const shaped = new Map<string, Promise<{ data?: unknown; errors?: AppSyncError[] }>>();
+    const shaped = new Map<string, Promise<string>>();
     for (const connection of this.connections) {
       for (const subscription of connection.subscriptions.values()) {
         if (!subscription.mutations.includes(mutationField) || !matches(subscription.filter, payload)) continue;
         const key = `${subscription.caller.mode}\u0000${subscription.query}\u0000${JSON.stringify(subscription.variables)}`;
         let result = shaped.get(key);
         if (!result) {
-          result = this.api().then((api) => deliverEvent(api, subscription.caller, subscription.document, subscription.variables, subscription.field, payload));
+          // Serialised once per shape, then framed per subscriber.
+          result = this.api().then(async (api) => JSON.stringify(await deliverEvent(api, subscription.caller, subscription.document, subscription.variables, subscription.field, payload)));
           shaped.set(key, result);
         }
         const ready = result;
         this.enqueue(connection, async () => {
-          if (!connection.subscriptions.has(subscription.id)) return;
-          send(connection.socket, { type: 'data', id: subscription.id, payload: await ready });
+          const body = await ready;
+          if (!connection.subscriptions.has(subscription.id) || connection.socket.readyState !== connection.socket.OPEN) return;
+          connection.socket.send(`{"type":"data","id":${JSON.stringify(subscription.id)},"payload":${body}}`);
         });
       }
     }
