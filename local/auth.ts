@@ -1,7 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import { errors as joseErrors, type JWTPayload } from 'jose';
 import { type GraphQLSchema, isObjectType, type ConstDirectiveNode } from 'graphql';
-import type { AppSyncIdentity, CognitoIdentity } from '../functions/commons/appsync.ts';
+import { Hash } from '@smithy/hash-node';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { AppSyncIdentity, CognitoIdentity, IamIdentity } from '../functions/commons/appsync.ts';
 import type { LocalIssuer } from './issuer.ts';
 
 export type AuthMode = 'API_KEY' | 'AMAZON_COGNITO_USER_POOLS' | 'AWS_IAM' | 'OPENID_CONNECT' | 'AWS_LAMBDA';
@@ -17,17 +19,37 @@ export class AuthFailure extends Error {
   readonly status = 401;
 }
 
+export interface IamCredential {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  /** The principal the key belongs to, e.g. the writer role. */
+  readonly userArn: string;
+}
+
 export interface AuthConfig {
   readonly apiKey: string;
   readonly issuer: LocalIssuer;
+  /** Local IAM principals (the internal writers); requests signed with SigV4 by these keys are IAM callers. */
+  readonly iam?: readonly IamCredential[];
+}
+
+/** The request as signed, for SigV4 verification. */
+export interface SignedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly body: string;
 }
 
 /**
  * Picks the mode from the headers as AppSync does: a JWT in `Authorization` is a user pool token,
  * otherwise `x-api-key` must be the API's key. Tokens are verified, never just decoded.
  */
-export async function authenticate(headers: Readonly<Record<string, string | undefined>>, sourceIp: string, config: AuthConfig): Promise<Caller> {
+export async function authenticate(headers: Readonly<Record<string, string | undefined>>, sourceIp: string, config: AuthConfig, request?: SignedRequest): Promise<Caller> {
   const authorization = headers.authorization;
+  if (authorization?.startsWith('AWS4-HMAC-SHA256 ')) {
+    if (!request) throw new AuthFailure('IAM (SigV4) authorization is accepted on POST /graphql only.');
+    return verifySigV4(authorization, headers, sourceIp, config, request);
+  }
   if (authorization) {
     const token = authorization.replace(/^Bearer\s+/i, '');
     const claims = await verifiedClaims(token, config.issuer);
@@ -50,6 +72,40 @@ export async function authenticate(headers: Readonly<Record<string, string | und
     if (given.length === expected.length && timingSafeEqual(given, expected)) return { mode: 'API_KEY', identity: null };
   }
   throw new AuthFailure('You are not authorized to make this call.');
+}
+
+const CREDENTIAL = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/;
+const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
+
+/**
+ * SigV4 as AWS checks it: the key must be known, the time within five minutes, and the signature the
+ * one this server computes for the same method, path, signed headers and body.
+ */
+async function verifySigV4(authorization: string, headers: Readonly<Record<string, string | undefined>>, sourceIp: string, config: AuthConfig, request: SignedRequest): Promise<Caller> {
+  const match = CREDENTIAL.exec(authorization);
+  const credential = match ? config.iam?.find((c) => c.accessKeyId === match[1]) : undefined;
+  if (!match || !credential) throw new AuthFailure('The security token included in the request is invalid.');
+  const [, , , region = '', service = '', signedHeaders = ''] = match;
+  const amzDate = headers['x-amz-date'] ?? '';
+  const signingDate = new Date(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+  if (Number.isNaN(signingDate.getTime()) || Math.abs(Date.now() - signingDate.getTime()) > MAX_CLOCK_SKEW_MS) {
+    throw new AuthFailure('Signature expired: the request time (x-amz-date) is more than 5 minutes away from the server time.');
+  }
+  const signed: Record<string, string> = {};
+  for (const name of signedHeaders.split(';')) signed[name] = headers[name] ?? '';
+  const signer = new SignatureV4({ credentials: credential, region, service, sha256: Hash.bind(null, 'sha256') });
+  const [path, query = ''] = request.path.split('?');
+  const expected = await signer.sign(
+    { method: request.method, protocol: 'http:', hostname: (headers.host ?? '').split(':')[0] ?? '', path: path ?? '/', query: Object.fromEntries(new URLSearchParams(query)), headers: signed, body: request.body },
+    { signingDate },
+  );
+  const given = Buffer.from(authorization);
+  const wanted = Buffer.from(String(expected.headers.authorization ?? ''));
+  if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
+    throw new AuthFailure('The request signature we calculated does not match the signature you provided.');
+  }
+  const identity: IamIdentity = { accountId: credential.userArn.split(':')[4] ?? 'local', userArn: credential.userArn, username: credential.userArn.split('/').at(-1) ?? credential.accessKeyId, sourceIp: [sourceIp] };
+  return { mode: 'AWS_IAM', identity };
 }
 
 // Verified tokens, until they expire: a client sends the same token on every request, and an ES256

@@ -4,7 +4,7 @@ import { createHandler, type Services } from '../functions/api/handler.ts';
 import type { SpanPublisher } from '../functions/commons/publisher.ts';
 import { LEDGER_OPERATIONS } from '../functions/api/ledger/operations.ts';
 import type { Ledger } from '../functions/ledger/index.ts';
-import { AuthFailure, authenticate, createAuthorizer, type Caller } from './auth.ts';
+import { AuthFailure, authenticate, createAuthorizer, type Caller, type IamCredential } from './auth.ts';
 import { lambdaDataSource } from './data-sources.ts';
 import { executeRequest, type ExecutionOutcome, type GraphqlRequest, type LocalApi } from './execute.ts';
 import type { LocalIssuer } from './issuer.ts';
@@ -21,6 +21,8 @@ export interface LocalServerOptions {
   readonly issuer: LocalIssuer;
   /** Reload the schema and resolvers when their files change. */
   readonly dev?: boolean;
+  /** Local IAM principals that may call with SigV4 (internal writers, operators). */
+  readonly iam?: readonly IamCredential[];
   /** Real-time keep-alive interval (AppSync sends `ka` about once a minute). */
   readonly keepAliveMs?: number;
   /** Where the schema and the resolvers are read from (tests point these at copies). */
@@ -131,7 +133,7 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
     const headers = flatHeaders(req);
     let caller;
     try {
-      caller = await authenticate(headers, req.socket.remoteAddress ?? '127.0.0.1', options);
+      caller = await authenticate(headers, req.socket.remoteAddress ?? '127.0.0.1', options, { method: req.method ?? 'POST', path: req.url ?? '/graphql', body });
     } catch (error) {
       if (error instanceof AuthFailure) return send(res, error.status, { errors: [{ errorType: error.errorType, message: error.message }] });
       throw error;
