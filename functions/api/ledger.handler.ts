@@ -1,4 +1,4 @@
-import { fromNodeProviderChain } from '@aws-sdk/credential-provider-node';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { createAppSyncPublisher } from '../commons/appsync-publisher.ts';
 import { noPublisher, type SpanPublisher } from '../commons/publisher.ts';
 import { currentLedger } from '../commons/runtime.ts';
@@ -8,7 +8,7 @@ import { LEDGER_OPERATIONS } from './ledger/operations.ts';
 // Made once per container. Without APPSYNC_GRAPHQL_URL (tests, tools) nothing is published live;
 // subscribers still find every span through timeline(after: cursor).
 const publisher: SpanPublisher = process.env.APPSYNC_GRAPHQL_URL
-  ? createAppSyncPublisher({ graphqlUrl: process.env.APPSYNC_GRAPHQL_URL, region: process.env.AWS_REGION ?? 'us-east-1', credentials: fromNodeProviderChain() })
+  ? createAppSyncPublisher({ graphqlUrl: process.env.APPSYNC_GRAPHQL_URL, region: process.env.AWS_REGION ?? 'us-east-1', credentials: defaultProvider() })
   : noPublisher;
 
 /** Lambda entry of the `ledger` data source. */
