@@ -1,8 +1,10 @@
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../functions/commons/config.ts';
 import { listChains, openLedger, verifyChain, type ChainReport } from '../functions/ledger/index.ts';
 import { apiKeyFile, issuerKeyFile, loadOrCreateApiKey } from './credentials.ts';
 import { openIssuer } from './issuer.ts';
+import { loadOrCreateTls } from './tls.ts';
 import { createLocalServer } from './server.ts';
 
 const USAGE = `usage: loglineos <command> [options]
@@ -29,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
       group: { type: 'string', multiple: true },
       port: { type: 'string' },
       dev: { type: 'boolean' },
+      'tls-port': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -46,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(await issuer.issue({ user: values.user, tenant: values.tenant ?? null, groups: values.group ?? [] }));
     return 0;
   }
-  if (command === 'serve') return serve(values.port ?? process.env.PORT ?? '4000', values.dev === true);
+  if (command === 'serve') return serve(values.port ?? process.env.PORT ?? '4000', values['tls-port'] ?? process.env.TLS_PORT ?? '4443', values.dev === true);
   if (!['migrate', 'status', 'verify'].includes(command)) {
     console.error(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return 2;
@@ -75,29 +78,37 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function serve(portText: string, dev: boolean): Promise<number> {
+async function serve(portText: string, tlsPortText: string, dev: boolean): Promise<number> {
   const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`--port must be a port number from 0 to 65535, got ${JSON.stringify(portText)}`);
-    return 2;
+  const tlsPort = Number(tlsPortText);
+  for (const [name, value, text] of [['--port', port, portText], ['--tls-port', tlsPort, tlsPortText]] as const) {
+    if (!Number.isInteger(value) || value < 0 || value > 65535) {
+      console.error(`${name} must be a port number from 0 to 65535, got ${JSON.stringify(text)}`);
+      return 2;
+    }
   }
   const config = loadConfig();
   const ledger = await openLedger(config);
   const apiKey = await loadOrCreateApiKey(apiKeyFile(config));
   const issuer = await openIssuer(issuerKeyFile(config));
   const server = await createLocalServer({ ledger, apiKey, issuer, dev });
+  const tls = await loadOrCreateTls(join(config.dataDir, 'keys'));
   let url: string;
+  let tlsUrl: string;
   try {
     url = await server.listen(port);
+    tlsUrl = await server.listenTls(tlsPort, tls, 'localhost');
   } catch (error) {
     await ledger.db.close();
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      console.error(`port ${port} is already in use on 127.0.0.1; pick another with PORT=… or --port …`);
+      console.error(`port ${port} or ${tlsPort} is already in use; pick others with PORT=… / --port … and TLS_PORT=… / --tls-port …`);
       return 1;
     }
     throw error;
   }
   console.log(`LogLineOS local AppSync: ${url}`);
+  console.log(`  over TLS  ${tlsUrl}   (wss for Amplify; trust ${tls.caFile} with NODE_EXTRA_CA_CERTS)`);
+  console.log(`  realtime  ${url.replace('http', 'ws')}/realtime`);
   console.log(`  ledger    ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`}`);
   console.log(`  API key   ${apiKey}   (header x-api-key; public data only)`);
   console.log('  user JWT  npx loglineos token --user alice --tenant acme   (header Authorization)');

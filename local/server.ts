@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createHandler, type Services } from '../functions/api/handler.ts';
 import type { SpanPublisher } from '../functions/commons/publisher.ts';
 import { LEDGER_OPERATIONS } from '../functions/api/ledger/operations.ts';
@@ -36,6 +37,8 @@ export interface LocalServer {
   /** Runs a request in process as the given caller (how the local writers publish, as IAM). */
   execute(caller: Caller, request: GraphqlRequest): Promise<ExecutionOutcome['body']>;
   listen(port: number, host?: string): Promise<string>;
+  /** The same API over TLS (https:// and wss://), for clients such as Amplify that require it. */
+  listenTls(port: number, tls: { readonly key: string; readonly cert: string }, host?: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -106,12 +109,14 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
     }
   }
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((error: unknown) => {
       console.error(error);
       if (!res.headersSent) send(res, 500, { errors: [{ errorType: 'InternalFailure', message: 'the local server failed on this request' }] });
     });
-  });
+  };
+  const server = createServer(onRequest);
+  const servers: Server[] = [server];
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     cors(res);
@@ -150,23 +155,35 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
   }
   realtime.attach(server);
 
+  const listenOn = (target: Server, scheme: 'http' | 'https', port: number, host: string) =>
+    new Promise<string>((resolve, reject) => {
+      target.once('error', reject);
+      target.listen(port, host, () => {
+        const address = target.address();
+        resolve(`${scheme}://${host}:${typeof address === 'object' && address ? address.port : port}/graphql`);
+      });
+    });
+
   return {
     server,
     realtime,
     execute: executeInProcess,
-    listen: (port, host = '127.0.0.1') =>
-      new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          const address = server.address();
-          resolve(`http://${host}:${typeof address === 'object' && address ? address.port : port}/graphql`);
-        });
-      }),
+    listen: (port, host = '127.0.0.1') => listenOn(server, 'http', port, host),
+    listenTls: (port, tls, host = '127.0.0.1') => {
+      const secure = createHttpsServer({ key: tls.key, cert: tls.cert }, onRequest);
+      servers.push(secure);
+      realtime.attach(secure);
+      return listenOn(secure, 'https', port, host);
+    },
     close: async () => {
       for (const watcher of watchers) watcher.close();
       realtime.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all(
+        servers.map((target) => {
+          target.closeAllConnections();
+          return new Promise<void>((resolve) => target.close(() => resolve()));
+        }),
+      );
     },
   };
 }
