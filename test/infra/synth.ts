@@ -20,7 +20,9 @@ const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.ur
  * plugin), synthesized once; the templates of its four stacks.
  */
 export function synthesize(name: EnvironmentName, outdir?: string): Synthesized {
-  const app = new App({ context: { ...cdkJson.context, env: name }, ...(outdir ? { outdir } : {}) });
+  // Path and asset metadata on, as the CDK CLI sets them.
+  const context = { ...cdkJson.context, env: name, 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true };
+  const app = new App({ context, ...(outdir ? { outdir } : {}) });
   const deployment = addDeployment(app, environmentSettings(name));
   app.synth();
   return {

@@ -1,0 +1,39 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { handler } from '../../functions/deploy/migrate.handler.ts';
+import { ledgerMigrations } from '../../functions/ledger/index.ts';
+
+describe('the migrations custom resource handler', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'migrate-'));
+  afterEach(() => vi.unstubAllEnvs());
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+  const all = ledgerMigrations().map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`).join(',');
+
+  it('applies every migration on create, and nothing more on update', async () => {
+    // Given a fresh embedded database (no AWS secrets named, signing off as on the migrator)
+    vi.stubEnv('DATABASE_URL', '');
+    vi.stubEnv('LOGLINEOS_DATA_DIR', dataDir);
+    vi.stubEnv('LOGLINEOS_SIGNING', 'off');
+    // When CloudFormation creates, then updates, the resource
+    const created = await handler({ RequestType: 'Create' });
+    const updated = await handler({ RequestType: 'Update', PhysicalResourceId: created.PhysicalResourceId });
+    // Then the first applied every migration and the second found nothing to do, under one id
+    expect(created.Data.Applied).toBe(all);
+    expect(updated).toEqual({ PhysicalResourceId: created.PhysicalResourceId, Data: { Applied: '' } });
+  });
+
+  it('fails when the database cannot be migrated, which fails the deploy', async () => {
+    // Given a database that refuses connections
+    vi.stubEnv('DATABASE_URL', 'postgres://nobody@127.0.0.1:1/none');
+    vi.stubEnv('LOGLINEOS_SIGNING', 'off');
+    // When the resource is created, Then the handler rejects
+    await expect(handler({ RequestType: 'Create' })).rejects.toThrow(/ECONNREFUSED|connect/);
+  });
+
+  it('leaves the database alone when the resource is deleted', async () => {
+    vi.stubEnv('DATABASE_URL', 'postgres://nobody@127.0.0.1:1/none');
+    await expect(handler({ RequestType: 'Delete', PhysicalResourceId: 'loglineos-ledger-migrations' })).resolves.toEqual({ PhysicalResourceId: 'loglineos-ledger-migrations', Data: { Applied: '' } });
+  });
+});
