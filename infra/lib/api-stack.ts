@@ -186,7 +186,7 @@ export class ApiStack extends Stack {
     for (const [name, bundled] of this.functions) {
       if (!writers.has(name)) continue;
       this.api.grantMutation(bundled.function, PUBLISH_MUTATION.split('.')[1] ?? '');
-      bundled.function.addEnvironment('GRAPHQL_URL', this.api.graphqlUrl);
+      bundled.function.addEnvironment('APPSYNC_GRAPHQL_URL', this.api.graphqlUrl);
     }
   }
 

@@ -79,6 +79,10 @@ describe('data source Lambdas', () => {
     // Then each grant is on publishSpan alone, held by the writers' roles and no other
     expect(grants.map((grant) => grant.resource)).toEqual([...writers].map(() => expect.stringMatching(/\/types\/Mutation\/fields\/publishSpan"\]\]\}$/)));
     for (const grant of grants) expect([...writers].some((writer) => grant.roles.toLowerCase().includes(`${writer}handler`))).toBe(true);
+    // And the writers are told where to publish
+    api.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ APPSYNC_GRAPHQL_URL: { 'Fn::GetAtt': [logicalIdOf('AWS::AppSync::GraphQLApi'), 'GraphQLUrl'] } }) },
+    });
   });
 });
 
