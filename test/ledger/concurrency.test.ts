@@ -42,7 +42,7 @@ describe(`${WRITERS} concurrent writers × ${PER_WRITER} spans`, () => {
     expect(rows.map((row) => Number(row.chain_seq))).toEqual(Array.from({ length: WRITERS * PER_WRITER }, (_, i) => i + 1));
     expect(new Set(rows.map((row) => row.id))).toEqual(new Set(results.map((span) => span.id)));
     expect(await verifyChain(ledger, chain)).toMatchObject({ ok: true, checked: WRITERS * PER_WRITER });
-  });
+  }, 240_000);
 
   test('on eight tenant chains at once: each chain whole and independent', async () => {
     const suffix = randomBytes(3).toString('hex');
@@ -54,5 +54,5 @@ describe(`${WRITERS} concurrent writers × ${PER_WRITER} spans`, () => {
       expect(rows.map((row) => Number(row.chain_seq))).toEqual(Array.from({ length: PER_WRITER }, (_, k) => k + 1));
       expect(await verifyChain(ledger, chain)).toMatchObject({ ok: true, checked: PER_WRITER });
     }
-  });
+  }, 240_000);
 });
