@@ -129,3 +129,20 @@ describe('the AppSync real-time protocol', () => {
     client.close();
   });
 });
+
+describe('large spans on the live timeline', () => {
+  test('a span too large for a subscription message is published without its body and marked truncated', async () => {
+    const client = await RealtimeTestClient.open(api.url, { 'x-api-key': api.apiKey });
+    await client.init();
+    client.start('big', 'subscription { onTimeline(entityTypes: ["big_note"]) { id truncated span } }', {}, { 'x-api-key': api.apiKey }, host);
+    await client.next((f) => f.type === 'start_ack');
+    const content = JSON.stringify({ text: 'x'.repeat(220 * 1024) });
+    const { body } = await api.request(user, 'mutation A($input: SpanInput!) { appendSpan(input: $input) { id } }', {
+      input: { entityType: 'big_note', who: 'u', did: 'wrote', this: 'big', visibility: 'public', content },
+    });
+    const id = (body.data?.appendSpan as { id: string }).id;
+    const frame = await client.next((f) => f.type === 'data' && f.id === 'big');
+    expect((frame.payload?.data as { onTimeline: unknown }).onTimeline).toEqual({ id, truncated: true, span: null });
+    client.close();
+  });
+});
