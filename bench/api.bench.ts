@@ -1,12 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { createDatabase, dropDatabase, migrate, openPostgres } from '../functions/commons/db/index.ts';
-import { appendSpan, ledgerMigrations, signerFromSeed, type Ledger } from '../functions/ledger/index.ts';
-import { openIssuer } from '../local/issuer.ts';
+import { appendSpan, signerFromSeed, type Ledger } from '../functions/ledger/index.ts';
 import { createLocalServer } from '../local/server.ts';
+import { withBenchDatabase } from './fixture.ts';
 import { line, rate, ratio, timed } from './report.ts';
 import { sampleInput } from './spans.ts';
 
@@ -18,16 +13,8 @@ const SPANS = Number(process.env.BENCH_SPANS ?? 8_000);
  * against the ledger core's own append rate, measured in the same run on the same database.
  */
 export async function apiBench(url: string): Promise<void> {
-  const name = `loglineos_bench_${randomBytes(4).toString('hex')}`;
-  await createDatabase(url, name);
-  const dbUrl = new URL(url);
-  dbUrl.pathname = `/${name}`;
-  const db = openPostgres({ connectionString: dbUrl.toString(), max: CLIENTS });
-  const keys = mkdtempSync(join(tmpdir(), 'bench-keys-'));
-  try {
-    await migrate(db, ledgerMigrations());
+  await withBenchDatabase(url, CLIENTS, async ({ db, issuer }) => {
     const ledger: Ledger = { db, signer: signerFromSeed('42'.repeat(32)) };
-    const issuer = await openIssuer(join(keys, 'issuer.json'));
     const server = await createLocalServer({ ledger, apiKey: 'da2-bench', issuer });
     const endpoint = await server.listen(0);
     console.log(`\n# API: appendSpan, ${SPANS.toLocaleString('en-US')} spans, ${CLIENTS} clients, ${CLIENTS} tenants, PostgreSQL`);
@@ -57,9 +44,5 @@ export async function apiBench(url: string): Promise<void> {
     line('appendSpan over HTTP (local AppSync)', rate(per * CLIENTS, http.seconds));
     ratio('HTTP ÷ ledger core', core.seconds / http.seconds, '≥ 0.7');
     await server.close();
-  } finally {
-    await db.close();
-    await dropDatabase(url, name);
-    rmSync(keys, { recursive: true, force: true });
-  }
+  });
 }

@@ -1,18 +1,16 @@
-import { randomBytes } from 'node:crypto';
 // The baseline is a bare driver INSERT, so this benchmark talks to pg directly (allowed in bench/ only).
 import pg from 'pg';
-import { createDatabase, dropDatabase, migrate, openPostgres } from '../functions/commons/db/index.ts';
 import {
   COLUMNS,
   appendSpan,
   canonicalBytes,
   blake3Hex,
   hashSpan,
-  ledgerMigrations,
   signerFromSeed,
   verifyChain,
   type Ledger,
 } from '../functions/ledger/index.ts';
+import { withBenchDatabase } from './fixture.ts';
 import { line, rate, ratio, timed, timedSync } from './report.ts';
 import { sampleInput, sampleSpan } from './spans.ts';
 
@@ -24,13 +22,7 @@ const SPANS = Number(process.env.BENCH_SPANS ?? 20_000);
  * one hot chain, and verifyChain vs raw BLAKE3 of the same canonical bytes.
  */
 export async function ledgerBench(url: string): Promise<void> {
-  const name = `loglineos_bench_${randomBytes(4).toString('hex')}`;
-  await createDatabase(url, name);
-  const dbUrl = new URL(url);
-  dbUrl.pathname = `/${name}`;
-  const db = openPostgres({ connectionString: dbUrl.toString(), max: CONNECTIONS });
-  try {
-    await migrate(db, ledgerMigrations());
+  await withBenchDatabase(url, CONNECTIONS, async ({ db, url: dbUrl }) => {
     console.log(`\n# ledger on PostgreSQL: ${SPANS.toLocaleString('en-US')} spans per scenario, ${CONNECTIONS} connections`);
     const signed: Ledger = { db, signer: signerFromSeed('42'.repeat(32)) };
     const unsigned: Ledger = { db };
@@ -57,10 +49,7 @@ export async function ledgerBench(url: string): Promise<void> {
       line(`raw BLAKE3 of the same canonical bytes`, rate(SPANS, raw));
       ratio(`verifyChain (${label}) ÷ raw BLAKE3`, raw / seconds, '≥ 0.5');
     }
-  } finally {
-    await db.close();
-    await dropDatabase(url, name);
-  }
+  });
 }
 
 async function appendAll(ledger: Ledger, tenantOf: (worker: number) => string): Promise<number> {

@@ -1,12 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { createDatabase, dropDatabase, migrate, openPostgres } from '../functions/commons/db/index.ts';
-import { ledgerMigrations, signerFromSeed } from '../functions/ledger/index.ts';
-import { openIssuer } from '../local/issuer.ts';
+import { signerFromSeed } from '../functions/ledger/index.ts';
 import { createLocalServer } from '../local/server.ts';
+import { withBenchDatabase } from './fixture.ts';
 import { line, percentile, rate, timed } from './report.ts';
 
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 1000);
@@ -19,15 +14,7 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 200);
  * appends with nobody subscribed.
  */
 export async function realtimeBench(url: string): Promise<void> {
-  const name = `loglineos_bench_${randomBytes(4).toString('hex')}`;
-  await createDatabase(url, name);
-  const dbUrl = new URL(url);
-  dbUrl.pathname = `/${name}`;
-  const db = openPostgres({ connectionString: dbUrl.toString(), max: 8 });
-  const keys = mkdtempSync(join(tmpdir(), 'bench-keys-'));
-  try {
-    await migrate(db, ledgerMigrations());
-    const issuer = await openIssuer(join(keys, 'issuer.json'));
+  await withBenchDatabase(url, 8, async ({ db, issuer }) => {
     const server = await createLocalServer({ ledger: { db, signer: signerFromSeed('42'.repeat(32)) }, apiKey: 'da2-bench', issuer });
     const endpoint = await server.listen(0);
     const token = await issuer.issue({ user: 'publisher', tenant: 'bench' });
@@ -74,9 +61,5 @@ export async function realtimeBench(url: string): Promise<void> {
     line('appends/s with 1,000 subscribers', rate(EVENTS, watched.seconds));
     line('ratio: appends with ÷ without subscribers', (alone.seconds / watched.seconds).toFixed(2));
     await server.close();
-  } finally {
-    await db.close();
-    await dropDatabase(url, name);
-    rmSync(keys, { recursive: true, force: true });
-  }
+  });
 }

@@ -1,13 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { openIssuer } from '../../local/issuer.ts';
-import { createLocalServer, type LocalServer } from '../../local/server.ts';
 import { loadOrCreateTls } from '../../local/tls.ts';
-import { openTestLedger, type TestLedger } from '../support/ledger.ts';
+import { startTestServer, type TestServer } from '../support/api.ts';
 
 /*
  * AWS Amplify's own GraphQL client, unchanged, against the local server: Amplify always opens the
@@ -15,29 +11,20 @@ import { openTestLedger, type TestLedger } from '../support/ledger.ts';
  * client process trusts through NODE_EXTRA_CA_CERTS.
  */
 
-let dir: string;
-let ledger: TestLedger;
-let server: LocalServer;
+let t: TestServer;
 let httpsUrl: string;
 let caFile: string;
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'amplify-'));
-  ledger = await openTestLedger();
-  const issuer = await openIssuer(join(dir, 'issuer.json'));
-  server = await createLocalServer({ ledger, apiKey: 'da2-amplify', issuer });
-  const tls = await loadOrCreateTls(join(dir, 'keys'));
+  t = await startTestServer();
+  const tls = await loadOrCreateTls(join(t.dir, 'keys'));
   caFile = tls.caFile;
-  httpsUrl = await server.listenTls(0, tls);
+  httpsUrl = await t.server.listenTls(0, tls);
 });
-afterAll(async () => {
-  await server.close();
-  await ledger.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => t.close());
 
 describe('AWS Amplify JS v6 against the local server', () => {
   test('queries and subscribes with the API key, receiving a span appended meanwhile', async () => {
-    const child = spawn(process.execPath, [new URL('./amplify-client.mjs', import.meta.url).pathname, httpsUrl, 'da2-amplify', 'amplify_note'], {
+    const child = spawn(process.execPath, [new URL('./amplify-client.mjs', import.meta.url).pathname, httpsUrl, 'da2-test', 'amplify_note'], {
       env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -48,7 +35,7 @@ describe('AWS Amplify JS v6 against the local server', () => {
       // own mutation path, in process, since this test process does not trust the local CA) until one arrives.
       while (!steps.some((s) => s.state === 'Connected')) await new Promise((resolve) => setTimeout(resolve, 50));
       for (let i = 0; i < 40 && !steps.some((s) => s.step === 'event'); i += 1) {
-        await server.execute({ mode: 'AMAZON_COGNITO_USER_POOLS', identity: { sub: 'amplify-writer', issuer: 'local', claims: { 'custom:tenant_id': 'acme' } } }, {
+        await t.server.execute({ mode: 'AMAZON_COGNITO_USER_POOLS', identity: { sub: 'amplify-writer', issuer: 'local', claims: { 'custom:tenant_id': 'acme' } } }, {
           query: 'mutation A($input: SpanInput!) { appendSpan(input: $input) { id } }',
           variables: { input: { entityType: 'amplify_note', who: 'w', did: 'wrote', this: `note ${i}`, visibility: 'public' } },
         });

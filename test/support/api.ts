@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openIssuer, type LocalIssuer } from '../../local/issuer.ts';
-import { createLocalServer, type LocalServer } from '../../local/server.ts';
+import { createLocalServer, type LocalServer, type LocalServerOptions } from '../../local/server.ts';
 import { openTestLedger, type TestLedger } from './ledger.ts';
 
 export interface TestApi {
@@ -46,6 +46,43 @@ export async function startTestApi(): Promise<TestApi> {
       await server.close();
       await ledger.close();
       rmSync(keys, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TestServer {
+  readonly server: LocalServer;
+  readonly url: string;
+  readonly ledger: TestLedger;
+  readonly issuer: LocalIssuer;
+  /** A throwaway folder for the test's own files (keys, copies of schema/ and resolvers/). */
+  readonly dir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A local server on a fresh test database with the given options; `prepare` runs first with the
+ * throwaway folder (to copy or edit sources) and returns options that depend on it.
+ */
+export async function startTestServer(
+  options: Partial<Omit<LocalServerOptions, 'ledger' | 'issuer'>> = {},
+  prepare?: (dir: string) => Partial<LocalServerOptions>,
+): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'loglineos-server-'));
+  const ledger = await openTestLedger();
+  const issuer = await openIssuer(join(dir, 'issuer.json'));
+  const server = await createLocalServer({ apiKey: 'da2-test', ...options, ...(prepare?.(dir) ?? {}), ledger, issuer });
+  const url = await server.listen(0);
+  return {
+    server,
+    url,
+    ledger,
+    issuer,
+    dir,
+    async close() {
+      await server.close();
+      await ledger.close();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
