@@ -6,6 +6,7 @@ import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import canonicalize from 'canonicalize';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { appendSpan, blake3Hex, canonicalString, signerFromSeed, verifyDigestSignature } from '../../functions/ledger/index.ts';
+import { verifySpanLocally } from '../../client/index.ts';
 import { openTestLedger, type TestLedger } from '../support/ledger.ts';
 
 ed.hashes.sha512 = sha512;
@@ -30,6 +31,10 @@ describe('canonical-form test vectors (test/vectors/spans.json)', () => {
     expect(bytesToHex(await ed.signAsync(hexToBytes(vector.hash), hexToBytes(file.seed)))).toBe(vector.signature);
     expect(await ed.verifyAsync(hexToBytes(vector.signature), hexToBytes(vector.hash), hexToBytes(file.publicKey))).toBe(true);
     expect(verifyDigestSignature(file.publicKey, vector.hash, vector.signature)).toBe(true);
+    // the portable client verifier (pure JS, for browsers) agrees, and notices a changed field
+    const signed = { ...vector.input, currHash: vector.hash, signature: vector.signature };
+    expect(verifySpanLocally(signed)).toEqual({ hashOk: true, signatureOk: true, computedHash: vector.hash });
+    expect(verifySpanLocally({ ...signed, did: 'forged' }).hashOk).toBe(false);
   });
 });
 
