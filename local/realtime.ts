@@ -119,6 +119,14 @@ export class RealtimeHub {
     }
   }
 
+  /** Whether any subscription would receive a result of this mutation. */
+  listensTo(mutationField: string): boolean {
+    for (const connection of this.connections) {
+      for (const subscription of connection.subscriptions.values()) if (subscription.mutations.includes(mutationField)) return true;
+    }
+    return false;
+  }
+
   get subscriptionCount(): number {
     let count = 0;
     for (const connection of this.connections) count += connection.subscriptions.size;

@@ -81,6 +81,8 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
       const body = await executeInProcess(PUBLISHER, { query: PUBLISH_SPAN, variables: { event } });
       if (body.errors) throw new Error(`publishSpan failed: ${body.errors.map((e) => e.message).join('; ')}`);
     },
+    // AppSync drops a publish nobody subscribes to; locally the work is skipped before it starts.
+    isListening: () => realtime.listensTo('publishSpan'),
   };
   const services: Services = { ledger: options.ledger, publisher };
   let api: Promise<LocalApi> = buildApi(services, schemaDir, resolversDir);

@@ -42,6 +42,8 @@ export function spanEvent(span: Span): SpanEvent {
 /** Sends committed spans to the live timeline: on AWS the publishSpan mutation, locally in process. */
 export interface SpanPublisher {
   publish(event: SpanEvent): Promise<void>;
+  /** False when nobody could receive an event now (a host that knows its subscribers); skips the work. */
+  isListening?(): boolean;
 }
 
 export const noPublisher: SpanPublisher = { publish: async () => undefined };
@@ -51,6 +53,7 @@ export const noPublisher: SpanPublisher = { publish: async () => undefined };
  * logged, and subscribers recover the span through timeline(after: cursor).
  */
 export async function publishCommitted(publisher: SpanPublisher, span: Span): Promise<void> {
+  if (publisher.isListening?.() === false) return;
   try {
     await publisher.publish(spanEvent(span));
   } catch (error) {

@@ -80,6 +80,9 @@ export function openPostgres(options: PostgresOptions): Database {
   const runStatements = async (identity: Identity | null, statements: readonly Statement[]): Promise<Row[][]> => {
     const client = await pool.connect();
     const setup = callerSetup(API_ROLE, identity);
+    // Pipelined queries are written at once; corking the socket makes them one write, not a dozen.
+    const stream = socketOf(client);
+    stream?.cork();
     const sent = [
       client.query('begin'),
       client.query(setup.text, setup.params as unknown[]),
@@ -87,6 +90,7 @@ export function openPostgres(options: PostgresOptions): Database {
     ];
     // `commit` of a transaction that failed answers ROLLBACK; the statement's own error is thrown.
     const commit = client.query('commit');
+    stream?.uncork();
     const settled = await Promise.allSettled([...sent, commit]);
     const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
     let broken = false;
@@ -104,6 +108,12 @@ export function openPostgres(options: PostgresOptions): Database {
     withOwner: (fn) => run('begin', null, fn),
     close: () => pool.end(),
   };
+}
+
+/** The client's socket, when pg exposes it (an internal field; without it writes are simply not batched). */
+function socketOf(client: pg.PoolClient): { cork(): void; uncork(): void } | undefined {
+  const stream = (client as unknown as { connection?: { stream?: { cork?: unknown; uncork?: unknown } } }).connection?.stream;
+  return stream && typeof stream.cork === 'function' && typeof stream.uncork === 'function' ? (stream as { cork(): void; uncork(): void }) : undefined;
 }
 
 /** Rolls back whatever is open; true when the connection is unusable and must not be reused. */
