@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -22,6 +23,8 @@ export interface LocalServerOptions {
   readonly issuer: LocalIssuer;
   /** Reload the schema and resolvers when their files change. */
   readonly dev?: boolean;
+  /** Keys API token hashes; a fresh random one when left out (tokens then last as long as the server). */
+  readonly tokenSecret?: Buffer;
   /** Local IAM principals that may call with SigV4 (internal writers, operators). */
   readonly iam?: readonly IamCredential[];
   /** Real-time keep-alive interval (AppSync sends `ka` about once a minute). */
@@ -84,7 +87,7 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
     // AppSync drops a publish nobody subscribes to; locally the work is skipped before it starts.
     isListening: () => realtime.listensTo('publishSpan'),
   };
-  const services: Services = { ledger: options.ledger, publisher };
+  const services: Services = { ledger: options.ledger, publisher, tokenSecret: options.tokenSecret ?? randomBytes(32) };
   let api: Promise<LocalApi> = buildApi(services, schemaDir, resolversDir);
   await api;
   const realtime = new RealtimeHub(() => api, options, options.keepAliveMs ? { keepAliveMs: options.keepAliveMs } : {});

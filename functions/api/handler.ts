@@ -7,6 +7,8 @@ import type { Ledger } from '../ledger/index.ts';
 export interface Services {
   readonly ledger: Ledger;
   readonly publisher: SpanPublisher;
+  /** Keys API token hashes (apps and access). */
+  readonly tokenSecret: Buffer;
 }
 
 type Operation = (event: AppSyncEvent<unknown>, services: Services) => Promise<unknown>;

@@ -1,7 +1,7 @@
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { createAppSyncPublisher } from '../commons/appsync-publisher.ts';
 import { noPublisher, type SpanPublisher } from '../commons/publisher.ts';
-import { currentLedger } from '../commons/runtime.ts';
+import { currentLedger, currentTokenSecret } from '../commons/runtime.ts';
 import { createHandler } from './handler.ts';
 import { LEDGER_OPERATIONS } from './ledger/operations.ts';
 
@@ -12,4 +12,4 @@ const publisher: SpanPublisher = process.env.APPSYNC_GRAPHQL_URL
   : noPublisher;
 
 /** Lambda entry of the `ledger` data source. */
-export const handler = createHandler(LEDGER_OPERATIONS, async () => ({ ledger: await currentLedger(), publisher }));
+export const handler = createHandler(LEDGER_OPERATIONS, async () => ({ ledger: await currentLedger(), publisher, tokenSecret: await currentTokenSecret() }));

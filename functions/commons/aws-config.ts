@@ -7,22 +7,24 @@ import { loadConfig, type Config } from './config.ts';
  * the cache's AUTH token. Locally none of these is set and `loadConfig` alone applies.
  */
 export function usesAwsSecrets(env: NodeJS.ProcessEnv = process.env): boolean {
-  return Boolean(env.DATABASE_SECRET_ARN || env.SIGNING_KEY_SECRET_ARN || env.REDIS_AUTH_SECRET_ARN);
+  return Boolean(env.DATABASE_SECRET_ARN || env.SIGNING_KEY_SECRET_ARN || env.REDIS_AUTH_SECRET_ARN || env.TOKEN_SECRET_ARN);
 }
 
 /** The Config of a deployed Lambda: `loadConfig` plus the values read from Secrets Manager. */
 export async function loadAwsConfig(env: NodeJS.ProcessEnv = process.env, client: SecretsManagerClient = new SecretsManagerClient({})): Promise<Config> {
   const base = loadConfig(env);
-  const [databaseUrl, signingKeyHex, redisUrl] = await Promise.all([
+  const [databaseUrl, signingKeyHex, redisUrl, tokenSecretHex] = await Promise.all([
     env.DATABASE_SECRET_ARN ? databaseUrlFromSecret(env, env.DATABASE_SECRET_ARN, client) : undefined,
     env.SIGNING_KEY_SECRET_ARN ? signingKeyFromSecret(env.SIGNING_KEY_SECRET_ARN, client) : undefined,
     env.REDIS_AUTH_SECRET_ARN ? redisUrlFromSecret(env, env.REDIS_AUTH_SECRET_ARN, client) : undefined,
+    env.TOKEN_SECRET_ARN ? secretString(env.TOKEN_SECRET_ARN, client).then((value) => value.trim().toLowerCase()) : undefined,
   ]);
   return {
     ...base,
     ...(databaseUrl ? { databaseUrl } : {}),
     ...(signingKeyHex ? { signingKeyHex } : {}),
     ...(redisUrl ? { redisUrl } : {}),
+    ...(tokenSecretHex ? { tokenSecretHex } : {}),
   };
 }
 

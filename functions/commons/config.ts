@@ -13,6 +13,8 @@ export interface Config {
   readonly signingKeyHex?: string;
   /** `false` turns deployment signing off (LOGLINEOS_SIGNING=off). */
   readonly signing: boolean;
+  /** Hex secret that keys API token hashes (32 bytes or more); unset means a key file in `dataDir`. */
+  readonly tokenSecretHex?: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -25,6 +27,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
     ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
     ...(env.LOGLINEOS_SIGNING_KEY ? { signingKeyHex: env.LOGLINEOS_SIGNING_KEY.trim().toLowerCase() } : {}),
+    ...(env.LOGLINEOS_TOKEN_SECRET ? { tokenSecretHex: env.LOGLINEOS_TOKEN_SECRET.trim().toLowerCase() } : {}),
     databasePoolSize: pool,
     dataDir,
     signing: env.LOGLINEOS_SIGNING !== 'off',
@@ -33,3 +36,4 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 export const keyFilePath = (config: Config) => join(config.dataDir, 'keys', 'deployment.key');
 export const pgliteDir = (config: Config) => join(config.dataDir, 'pglite');
+export const tokenSecretFile = (config: Config) => join(config.dataDir, 'keys', 'token-secret');

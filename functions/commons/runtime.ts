@@ -1,6 +1,7 @@
 import { loadAwsConfig, usesAwsSecrets } from './aws-config.ts';
 import { loadConfig, type Config } from './config.ts';
 import { openLedger, type Ledger } from '../ledger/index.ts';
+import { loadTokenSecret } from '../access/secret.ts';
 
 let ledger: Promise<Ledger> | undefined;
 
@@ -21,4 +22,17 @@ export function currentLedger(): Promise<Ledger> {
       throw error;
     });
   return ledger;
+}
+
+let tokenSecret: Promise<Buffer> | undefined;
+
+/** The token-hash secret of this container, read once. */
+export function currentTokenSecret(): Promise<Buffer> {
+  tokenSecret ??= configFromEnvironment()
+    .then(loadTokenSecret)
+    .catch((error: unknown) => {
+      tokenSecret = undefined;
+      throw error;
+    });
+  return tokenSecret;
 }
