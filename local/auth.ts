@@ -11,6 +11,8 @@ export type AuthMode = 'API_KEY' | 'AMAZON_COGNITO_USER_POOLS' | 'AWS_IAM' | 'OP
 export interface Caller {
   readonly mode: AuthMode;
   readonly identity: AppSyncIdentity;
+  /** AWS_LAMBDA mode: the fields the authorizer denied (Type.field). */
+  readonly deniedFields?: ReadonlySet<string>;
 }
 
 /** A request refused before it reaches GraphQL, answered with HTTP 401 as AppSync does. */
@@ -31,6 +33,16 @@ export interface AuthConfig {
   readonly issuer: LocalIssuer;
   /** Local IAM principals (the internal writers); requests signed with SigV4 by these keys are IAM callers. */
   readonly iam?: readonly IamCredential[];
+  /** The Lambda authorizer (AWS_LAMBDA mode) for API tokens, and how long its answers are cached. */
+  readonly authorizer?: (token: string) => Promise<LambdaAuthorization>;
+  readonly authorizerCacheSeconds?: number;
+}
+
+export interface LambdaAuthorization {
+  readonly isAuthorized: boolean;
+  readonly resolverContext?: Readonly<Record<string, string>>;
+  readonly deniedFields?: readonly string[];
+  readonly ttlOverride?: number;
 }
 
 /** The request as signed, for SigV4 verification. */
@@ -49,6 +61,9 @@ export async function authenticate(headers: Readonly<Record<string, string | und
   if (authorization?.startsWith('AWS4-HMAC-SHA256 ')) {
     if (!request) throw new AuthFailure('IAM (SigV4) authorization is accepted on POST /graphql only.');
     return verifySigV4(authorization, headers, sourceIp, config, request);
+  }
+  if (authorization && config.authorizer && authorization.startsWith(API_TOKEN_PREFIX)) {
+    return lambdaCaller(authorization, config);
   }
   if (authorization) {
     const token = authorization.replace(/^Bearer\s+/i, '');
@@ -72,6 +87,27 @@ export async function authenticate(headers: Readonly<Record<string, string | und
     if (given.length === expected.length && timingSafeEqual(given, expected)) return { mode: 'API_KEY', identity: null };
   }
   throw new AuthFailure('You are not authorized to make this call.');
+}
+
+const API_TOKEN_PREFIX = 'llos_';
+
+// AppSync caches each token's answer for the authorizer's TTL (the API's resultsCacheTtl, or the
+// answer's ttlOverride); so does the local server, which is why a revocation takes that long.
+const lambdaAnswers = new WeakMap<AuthConfig, Map<string, { answer: LambdaAuthorization; until: number }>>();
+
+async function lambdaCaller(token: string, config: AuthConfig): Promise<Caller> {
+  let cache = lambdaAnswers.get(config);
+  if (!cache) lambdaAnswers.set(config, (cache = new Map()));
+  const cached = cache.get(token);
+  let answer = cached && cached.until > Date.now() ? cached.answer : undefined;
+  if (!answer) {
+    answer = await (config.authorizer as (token: string) => Promise<LambdaAuthorization>)(token);
+    const ttl = Math.min(answer.ttlOverride ?? Number.POSITIVE_INFINITY, config.authorizerCacheSeconds ?? 60);
+    if (cache.size > 10_000) cache.clear();
+    if (ttl > 0) cache.set(token, { answer, until: Date.now() + ttl * 1000 });
+  }
+  if (!answer.isAuthorized) throw new AuthFailure('You are not authorized to make this call.');
+  return { mode: 'AWS_LAMBDA', identity: { resolverContext: answer.resolverContext ?? {} }, deniedFields: new Set(answer.deniedFields ?? []) };
 }
 
 const CREDENTIAL = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/;
@@ -181,6 +217,7 @@ export function createAuthorizer(schema: GraphQLSchema, defaultMode: AuthMode = 
     return rules;
   };
   return (caller: Caller, typeName: string, fieldName: string): boolean =>
+    !caller.deniedFields?.has(`${typeName}.${fieldName}`) &&
     rulesFor(typeName, fieldName).some((rule) => {
       if (rule.mode !== caller.mode) return false;
       if (!rule.groups) return true;

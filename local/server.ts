@@ -6,7 +6,9 @@ import { createHandler, type Services } from '../functions/api/handler.ts';
 import type { SpanPublisher } from '../functions/commons/publisher.ts';
 import { LEDGER_OPERATIONS } from '../functions/api/ledger/operations.ts';
 import type { Ledger } from '../functions/ledger/index.ts';
-import { AuthFailure, authenticate, createAuthorizer, type Caller, type IamCredential } from './auth.ts';
+import { AuthFailure, authenticate, createAuthorizer, type AuthConfig, type Caller, type IamCredential } from './auth.ts';
+import { createDecisionRecorder } from '../functions/access/authorizer.ts';
+import { authorizeToken } from '../functions/api/authorizer.handler.ts';
 import { lambdaDataSource } from './data-sources.ts';
 import { executeRequest, type ExecutionOutcome, type GraphqlRequest, type LocalApi } from './execute.ts';
 import type { LocalIssuer } from './issuer.ts';
@@ -25,6 +27,8 @@ export interface LocalServerOptions {
   readonly dev?: boolean;
   /** Keys API token hashes; a fresh random one when left out (tokens then last as long as the server). */
   readonly tokenSecret?: Buffer;
+  /** How long token decisions are cached (AppSync's authorizer result cache); default 60 s. */
+  readonly authorizerCacheSeconds?: number;
   /** Local IAM principals that may call with SigV4 (internal writers, operators). */
   readonly iam?: readonly IamCredential[];
   /** Real-time keep-alive interval (AppSync sends `ka` about once a minute). */
@@ -88,9 +92,13 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
     isListening: () => realtime.listensTo('publishSpan'),
   };
   const services: Services = { ledger: options.ledger, publisher, tokenSecret: options.tokenSecret ?? randomBytes(32) };
+  // API tokens go through the same authorizer code the Lambda runs, decisions recorded alike.
+  const access = { ...options.ledger, tokenSecret: services.tokenSecret };
+  const recordDecision = createDecisionRecorder(access);
+  const auth: AuthConfig = { ...options, authorizer: (token) => authorizeToken(access, token, recordDecision) };
   let api: Promise<LocalApi> = buildApi(services, schemaDir, resolversDir);
   await api;
-  const realtime = new RealtimeHub(() => api, options, options.keepAliveMs ? { keepAliveMs: options.keepAliveMs } : {});
+  const realtime = new RealtimeHub(() => api, auth, options.keepAliveMs ? { keepAliveMs: options.keepAliveMs } : {});
   const afterMutation = (outcome: ExecutionOutcome) => {
     for (const result of outcome.mutationResults) realtime.publish(result.field, result.value);
     for (const request of outcome.invalidations) realtime.invalidate(request);
@@ -143,7 +151,7 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
     const headers = flatHeaders(req);
     let caller;
     try {
-      caller = await authenticate(headers, req.socket.remoteAddress ?? '127.0.0.1', options, { method: req.method ?? 'POST', path: req.url ?? '/graphql', body });
+      caller = await authenticate(headers, req.socket.remoteAddress ?? '127.0.0.1', auth, { method: req.method ?? 'POST', path: req.url ?? '/graphql', body });
     } catch (error) {
       if (error instanceof AuthFailure) return send(res, error.status, { errors: [{ errorType: error.errorType, message: error.message }] });
       throw error;

@@ -21,6 +21,47 @@ export type Scalars = {
   AWSURL: { input: string; output: string; }
 };
 
+/** An API token's record: its scopes and state. The token itself is only ever in IssuedToken. */
+export type ApiToken = {
+  __typename?: 'ApiToken';
+  appId: Scalars['ID']['output'];
+  at: Scalars['AWSDateTime']['output'];
+  expiresAt?: Maybe<Scalars['AWSDateTime']['output']>;
+  id: Scalars['ID']['output'];
+  scopes: Array<Scalars['String']['output']>;
+  status: Scalars['String']['output'];
+};
+
+/** An app registered with LogLineOS (an app_registration span). */
+export type App = {
+  __typename?: 'App';
+  at: Scalars['AWSDateTime']['output'];
+  /** { intents, slo } as JSON. */
+  content?: Maybe<Scalars['AWSJSON']['output']>;
+  description?: Maybe<Scalars['String']['output']>;
+  id: Scalars['ID']['output'];
+  name: Scalars['String']['output'];
+  ownerId: Scalars['String']['output'];
+  scopes: Array<Scalars['String']['output']>;
+  seq: Scalars['Int']['output'];
+  status: Scalars['String']['output'];
+  tenantId?: Maybe<Scalars['String']['output']>;
+};
+
+export type AppInput = {
+  description?: InputMaybe<Scalars['String']['input']>;
+  intents?: InputMaybe<Array<Scalars['String']['input']>>;
+  name?: InputMaybe<Scalars['String']['input']>;
+  scopes?: InputMaybe<Array<Scalars['String']['input']>>;
+  slo?: InputMaybe<Scalars['AWSJSON']['input']>;
+};
+
+export type AppRegistration = {
+  __typename?: 'AppRegistration';
+  app: App;
+  token: IssuedToken;
+};
+
 export type ChainFailure = {
   __typename?: 'ChainFailure';
   chainSeq: Scalars['Float']['output'];
@@ -53,12 +94,30 @@ export type ChainReport = {
   ok: Scalars['Boolean']['output'];
 };
 
+export type IssuedToken = {
+  __typename?: 'IssuedToken';
+  record: ApiToken;
+  /** The token, for the Authorization header. Shown this once; the ledger keeps only a keyed hash. */
+  token: Scalars['String']['output'];
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
   /** Appends one span as the signed-in caller. Retrying the same (id, seq) returns the stored span. */
   appendSpan: Span;
+  /** A new token for an app you own, within its granted scopes; shown once. */
+  issueToken: IssuedToken;
   /** Internal: the ledger's writers publish each committed span to the live timeline. */
   publishSpan?: Maybe<SpanEvent>;
+  /** Registers an app: its grant, and a first API token shown once in the answer. */
+  registerApp: AppRegistration;
+  /** Revokes the app and all its tokens. */
+  revokeApp: App;
+  revokeToken: ApiToken;
+  /** A new token with the same scopes; the old one is revoked. */
+  rotateToken: IssuedToken;
+  /** A new version of the app; scopes may shrink, not widen. */
+  updateApp: App;
 };
 
 
@@ -67,8 +126,41 @@ export type MutationAppendSpanArgs = {
 };
 
 
+export type MutationIssueTokenArgs = {
+  appId: Scalars['ID']['input'];
+  scopes: Array<Scalars['String']['input']>;
+  ttlSeconds?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
 export type MutationPublishSpanArgs = {
   event: SpanEventInput;
+};
+
+
+export type MutationRegisterAppArgs = {
+  input: AppInput;
+};
+
+
+export type MutationRevokeAppArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationRevokeTokenArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationRotateTokenArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationUpdateAppArgs = {
+  id: Scalars['ID']['input'];
+  input: AppInput;
 };
 
 export type PageInfo = {
@@ -79,6 +171,9 @@ export type PageInfo = {
 
 export type Query = {
   __typename?: 'Query';
+  app?: Maybe<App>;
+  /** Your apps (latest versions). */
+  apps: Array<App>;
   /** The latest version of a span you can read, or the given version. Null when there is none you can read. */
   span?: Maybe<Span>;
   /** Every version you can read that matches the filter, in timeline order after the cursor. */
@@ -87,10 +182,17 @@ export type Query = {
   timeline: SpanConnection;
   /** A cursor at the current end of the timeline: timeline(after: it) returns only what commits from now on. */
   timelineHead: Scalars['String']['output'];
+  /** An app's API tokens (never the tokens themselves). */
+  tokens: Array<ApiToken>;
   /** Verifies a tenant's whole chain (yours by default; another tenant's, or '' for tenantless spans, needs the admin group). */
   verifyLedger: ChainReport;
   /** Recomputes one span's hash and checks its signature. */
   verifySpan: SpanVerification;
+};
+
+
+export type QueryAppArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -111,6 +213,11 @@ export type QueryTimelineArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<SpanFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryTokensArgs = {
+  appId: Scalars['ID']['input'];
 };
 
 
@@ -504,6 +611,10 @@ export type ResolversTypes = {
   AWSTime: ResolverTypeWrapper<Scalars['AWSTime']['output']>;
   AWSTimestamp: ResolverTypeWrapper<Scalars['AWSTimestamp']['output']>;
   AWSURL: ResolverTypeWrapper<Scalars['AWSURL']['output']>;
+  ApiToken: ResolverTypeWrapper<ApiToken>;
+  App: ResolverTypeWrapper<App>;
+  AppInput: AppInput;
+  AppRegistration: ResolverTypeWrapper<AppRegistration>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   ChainFailure: ResolverTypeWrapper<ChainFailure>;
   ChainHead: ResolverTypeWrapper<ChainHead>;
@@ -512,6 +623,7 @@ export type ResolversTypes = {
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  IssuedToken: ResolverTypeWrapper<IssuedToken>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -538,6 +650,10 @@ export type ResolversParentTypes = {
   AWSTime: Scalars['AWSTime']['output'];
   AWSTimestamp: Scalars['AWSTimestamp']['output'];
   AWSURL: Scalars['AWSURL']['output'];
+  ApiToken: ApiToken;
+  App: App;
+  AppInput: AppInput;
+  AppRegistration: AppRegistration;
   Boolean: Scalars['Boolean']['output'];
   ChainFailure: ChainFailure;
   ChainHead: ChainHead;
@@ -546,6 +662,7 @@ export type ResolversParentTypes = {
   Float: Scalars['Float']['output'];
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
+  IssuedToken: IssuedToken;
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
   Query: Record<PropertyKey, never>;
@@ -631,6 +748,33 @@ export interface AwsurlScalarConfig extends GraphQLScalarTypeConfig<ResolversTyp
   name: 'AWSURL';
 }
 
+export type ApiTokenResolvers<ContextType = any, ParentType extends ResolversParentTypes['ApiToken'] = ResolversParentTypes['ApiToken']> = {
+  appId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  at?: Resolver<ResolversTypes['AWSDateTime'], ParentType, ContextType>;
+  expiresAt?: Resolver<Maybe<ResolversTypes['AWSDateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  scopes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type AppResolvers<ContextType = any, ParentType extends ResolversParentTypes['App'] = ResolversParentTypes['App']> = {
+  at?: Resolver<ResolversTypes['AWSDateTime'], ParentType, ContextType>;
+  content?: Resolver<Maybe<ResolversTypes['AWSJSON']>, ParentType, ContextType>;
+  description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  ownerId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  scopes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  seq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  tenantId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type AppRegistrationResolvers<ContextType = any, ParentType extends ResolversParentTypes['AppRegistration'] = ResolversParentTypes['AppRegistration']> = {
+  app?: Resolver<ResolversTypes['App'], ParentType, ContextType>;
+  token?: Resolver<ResolversTypes['IssuedToken'], ParentType, ContextType>;
+};
+
 export type ChainFailureResolvers<ContextType = any, ParentType extends ResolversParentTypes['ChainFailure'] = ResolversParentTypes['ChainFailure']> = {
   chainSeq?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -654,9 +798,20 @@ export type ChainReportResolvers<ContextType = any, ParentType extends Resolvers
   ok?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
+export type IssuedTokenResolvers<ContextType = any, ParentType extends ResolversParentTypes['IssuedToken'] = ResolversParentTypes['IssuedToken']> = {
+  record?: Resolver<ResolversTypes['ApiToken'], ParentType, ContextType>;
+  token?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type MutationResolvers<ContextType = any, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   appendSpan?: Resolver<ResolversTypes['Span'], ParentType, ContextType, RequireFields<MutationAppendSpanArgs, 'input'>>;
+  issueToken?: Resolver<ResolversTypes['IssuedToken'], ParentType, ContextType, RequireFields<MutationIssueTokenArgs, 'appId' | 'scopes'>>;
   publishSpan?: Resolver<Maybe<ResolversTypes['SpanEvent']>, ParentType, ContextType, RequireFields<MutationPublishSpanArgs, 'event'>>;
+  registerApp?: Resolver<ResolversTypes['AppRegistration'], ParentType, ContextType, RequireFields<MutationRegisterAppArgs, 'input'>>;
+  revokeApp?: Resolver<ResolversTypes['App'], ParentType, ContextType, RequireFields<MutationRevokeAppArgs, 'id'>>;
+  revokeToken?: Resolver<ResolversTypes['ApiToken'], ParentType, ContextType, RequireFields<MutationRevokeTokenArgs, 'id'>>;
+  rotateToken?: Resolver<ResolversTypes['IssuedToken'], ParentType, ContextType, RequireFields<MutationRotateTokenArgs, 'id'>>;
+  updateApp?: Resolver<ResolversTypes['App'], ParentType, ContextType, RequireFields<MutationUpdateAppArgs, 'id' | 'input'>>;
 };
 
 export type PageInfoResolvers<ContextType = any, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -665,10 +820,13 @@ export type PageInfoResolvers<ContextType = any, ParentType extends ResolversPar
 };
 
 export type QueryResolvers<ContextType = any, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  app?: Resolver<Maybe<ResolversTypes['App']>, ParentType, ContextType, RequireFields<QueryAppArgs, 'id'>>;
+  apps?: Resolver<Array<ResolversTypes['App']>, ParentType, ContextType>;
   span?: Resolver<Maybe<ResolversTypes['Span']>, ParentType, ContextType, RequireFields<QuerySpanArgs, 'id'>>;
   spans?: Resolver<ResolversTypes['SpanConnection'], ParentType, ContextType, Partial<QuerySpansArgs>>;
   timeline?: Resolver<ResolversTypes['SpanConnection'], ParentType, ContextType, Partial<QueryTimelineArgs>>;
   timelineHead?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  tokens?: Resolver<Array<ResolversTypes['ApiToken']>, ParentType, ContextType, RequireFields<QueryTokensArgs, 'appId'>>;
   verifyLedger?: Resolver<ResolversTypes['ChainReport'], ParentType, ContextType, Partial<QueryVerifyLedgerArgs>>;
   verifySpan?: Resolver<ResolversTypes['SpanVerification'], ParentType, ContextType, RequireFields<QueryVerifySpanArgs, 'id'>>;
 };
@@ -794,9 +952,13 @@ export type Resolvers<ContextType = any> = {
   AWSTime?: GraphQLScalarType;
   AWSTimestamp?: GraphQLScalarType;
   AWSURL?: GraphQLScalarType;
+  ApiToken?: ApiTokenResolvers<ContextType>;
+  App?: AppResolvers<ContextType>;
+  AppRegistration?: AppRegistrationResolvers<ContextType>;
   ChainFailure?: ChainFailureResolvers<ContextType>;
   ChainHead?: ChainHeadResolvers<ContextType>;
   ChainReport?: ChainReportResolvers<ContextType>;
+  IssuedToken?: IssuedTokenResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;

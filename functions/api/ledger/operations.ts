@@ -1,6 +1,15 @@
 import type { AppSyncEvent } from '../../commons/appsync.ts';
 import type { Services } from '../handler.ts';
 import appendSpan from './Mutation.appendSpan.ts';
+import apps from './Query.apps.ts';
+import app from './Query.app.ts';
+import tokens from './Query.tokens.ts';
+import registerApp from './Mutation.registerApp.ts';
+import updateApp from './Mutation.updateApp.ts';
+import revokeApp from './Mutation.revokeApp.ts';
+import issueToken from './Mutation.issueToken.ts';
+import revokeToken from './Mutation.revokeToken.ts';
+import rotateToken from './Mutation.rotateToken.ts';
 import span from './Query.span.ts';
 import spans from './Query.spans.ts';
 import timeline from './Query.timeline.ts';
@@ -23,4 +32,13 @@ export const LEDGER_OPERATIONS: Readonly<Record<string, Operation>> = {
   'Query.verifySpan': verifySpan,
   'Query.verifyLedger': verifyLedger,
   'Mutation.appendSpan': appendSpan,
+  'Query.apps': apps,
+  'Query.app': app,
+  'Query.tokens': tokens,
+  'Mutation.registerApp': registerApp,
+  'Mutation.updateApp': updateApp,
+  'Mutation.revokeApp': revokeApp,
+  'Mutation.issueToken': issueToken,
+  'Mutation.revokeToken': revokeToken,
+  'Mutation.rotateToken': rotateToken,
 };
