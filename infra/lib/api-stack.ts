@@ -8,7 +8,9 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import type { Construct } from 'constructs';
+import { DECISION_TTL_SECONDS } from '../../functions/access/authorizer.ts';
 import { BundledFunction, PROJECT_ROOT } from './bundled-function.ts';
 import { WAF_RATE_LIMIT_PER_5_MINUTES, type EnvironmentSettings } from './environments.ts';
 import { deployedResolvers } from './resolver-code.ts';
@@ -21,6 +23,8 @@ export interface ApiStackProps extends StackProps {
   readonly databaseSecret: secretsmanager.ISecret;
   readonly signingKeySecret: secretsmanager.ISecret;
   readonly cacheAuthSecret: secretsmanager.ISecret;
+  /** The key of the API tokens' HMAC, read by every function that issues or checks tokens. */
+  readonly tokenSecret: secretsmanager.ISecret;
   readonly databaseEnvironment: Record<string, string>;
   readonly cacheEnvironment: Record<string, string>;
 }
@@ -30,11 +34,21 @@ export const NONE_DATA_SOURCE = 'none';
 /** The mutation that puts a committed span on the live timeline (IAM only). */
 export const PUBLISH_MUTATION = 'Mutation.publishSpan';
 export const SCHEMA_FILE = join(PROJECT_ROOT, 'schema/schema.graphql');
+/** The Lambda authorizer's entry (AWS_LAMBDA auth mode: app API tokens). */
+export const AUTHORIZER_ENTRY = 'functions/api/authorizer.handler.ts';
+/**
+ * An app token as `issueToken` makes it (`llos_` and 24 random bytes in base64url); AppSync refuses
+ * anything else before invoking the authorizer, so junk in the header costs no Lambda call.
+ */
+export const TOKEN_VALIDATION_REGEX = '^llos_[A-Za-z0-9_-]{32}$';
+/** An authorizer call that takes longer has failed its caller anyway; it bounds a cold start too. */
+const AUTHORIZER_TIMEOUT = Duration.seconds(10);
 
 /**
  * The GraphQL API: AppSync with the deployed schema, Cognito users (default), an API key for public
- * reads and IAM for internal callers; every resolver in `resolvers/` wired from its file name; one
- * Lambda per data source (`functions/api/<dataSource>.handler.ts`); a WAF web ACL in front.
+ * reads, IAM for internal callers and app API tokens checked by a Lambda authorizer; every resolver
+ * in `resolvers/` wired from its file name; one Lambda per data source
+ * (`functions/api/<dataSource>.handler.ts`); a WAF web ACL in front.
  */
 export class ApiStack extends Stack {
   readonly api: appsync.GraphqlApi;
@@ -43,10 +57,15 @@ export class ApiStack extends Stack {
   readonly webAcl: wafv2.CfnWebACL;
   /** The Lambda of each data source, by data source name. */
   readonly functions = new Map<string, BundledFunction>();
+  /** The Lambda authorizer of app API tokens. */
+  readonly authorizer: BundledFunction;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
     const { settings } = props;
+    // AppSync's invoke permission on the authorizer names this API as its source, so no other API
+    // (of any account) can call it; cdk.json leaves the flag unset, so it is set for this stack.
+    this.node.setContext(cxapi.APPSYNC_GRAPHQLAPI_SCOPE_LAMBDA_FUNCTION_PERMISSION, true);
 
     this.userPool = this.createUserPool(settings);
     this.userPoolClient = this.userPool.addClient('AppClient', {
@@ -60,6 +79,8 @@ export class ApiStack extends Stack {
       // Not custom:tenant_id: the tenant is the caller's identity, so only an administrator sets it.
       writeAttributes: new cognito.ClientAttributes().withStandardAttributes({ email: true }),
     });
+
+    this.authorizer = this.ledgerFunction('AuthorizerHandler', AUTHORIZER_ENTRY, 'the API token authorizer', props, { timeout: AUTHORIZER_TIMEOUT });
 
     this.api = new appsync.GraphqlApi(this, 'Api', {
       name: `loglineos-${settings.name}`,
@@ -76,6 +97,11 @@ export class ApiStack extends Stack {
             apiKeyConfig: { name: 'PublicRead', description: 'Reads public spans only', expires: Expiration.after(Duration.days(365)) },
           },
           { authorizationType: appsync.AuthorizationType.IAM },
+          {
+            authorizationType: appsync.AuthorizationType.LAMBDA,
+            // The authorizer's own ttlOverride only shortens this (a token close to its expiry).
+            lambdaAuthorizerConfig: { handler: this.authorizer.function, resultsCacheTtl: Duration.seconds(DECISION_TTL_SECONDS), validationRegex: TOKEN_VALIDATION_REGEX },
+          },
         ],
       },
       xrayEnabled: true,
@@ -202,23 +228,34 @@ export class ApiStack extends Stack {
 
   /** The one Lambda of a data source: the handler, its secrets, and where to find the data stores. */
   private dataSourceFunction(name: string, props: ApiStackProps): BundledFunction {
-    const bundled = new BundledFunction(this, `${name[0]?.toUpperCase()}${name.slice(1)}Handler`, {
-      entry: `functions/api/${name}.handler.ts`,
-      description: `LogLineOS ${props.settings.name}: the ${name} data source`,
+    const bundled = this.ledgerFunction(`${name[0]?.toUpperCase()}${name.slice(1)}Handler`, `functions/api/${name}.handler.ts`, `the ${name} data source`, props, { cache: true });
+    this.functions.set(name, bundled);
+    return bundled;
+  }
+
+  /**
+   * A Lambda that opens the ledger (and signs what it appends) and knows the token key: the database
+   * and signing secrets, the token secret and, for a data source, the cache.
+   */
+  private ledgerFunction(id: string, entry: string, what: string, props: ApiStackProps, options: { cache?: boolean; timeout?: Duration }): BundledFunction {
+    const bundled = new BundledFunction(this, id, {
+      entry,
+      description: `LogLineOS ${props.settings.name}: ${what}`,
       settings: props.settings,
       vpc: props.vpc,
       securityGroup: props.lambdaSecurityGroup,
       key: props.key,
+      ...(options.timeout ? { timeout: options.timeout } : {}),
       environment: {
         ...props.databaseEnvironment,
-        ...props.cacheEnvironment,
+        ...(options.cache ? props.cacheEnvironment : {}),
         SIGNING_KEY_SECRET_ARN: props.signingKeySecret.secretArn,
+        TOKEN_SECRET_ARN: props.tokenSecret.secretArn,
         // One request at a time per container; RDS Proxy multiplexes the rest.
         DATABASE_POOL_SIZE: '2',
       },
     });
-    bundled.allowSecretRead(props.databaseSecret, props.signingKeySecret, props.cacheAuthSecret);
-    this.functions.set(name, bundled);
+    bundled.allowSecretRead(props.databaseSecret, props.signingKeySecret, props.tokenSecret, ...(options.cache ? [props.cacheAuthSecret] : []));
     return bundled;
   }
 

@@ -21,6 +21,16 @@ export const PROXY_PORT = 5432;
 const DATABASE_PORT = 5433;
 const CACHE_PORT = 6380;
 
+/** Secrets Manager's generator, restricted to lower-case hex: 64 characters are 256 random bits. */
+const HEX_SECRET_STRING: secretsmanager.SecretStringGenerator = {
+  passwordLength: 64,
+  excludeUppercase: true,
+  excludePunctuation: true,
+  includeSpace: false,
+  requireEachIncludedType: false,
+  excludeCharacters: 'ghijklmnopqrstuvwxyz',
+};
+
 /**
  * The ledger's PostgreSQL 16 behind RDS Proxy, the Valkey cache, the secrets the Lambdas read, and
  * the migrations that run on every deploy. Everything is encrypted with one customer-managed key.
@@ -32,6 +42,7 @@ export class DataStack extends Stack {
   readonly databaseSecret: secretsmanager.ISecret;
   readonly signingKeySecret: secretsmanager.Secret;
   readonly cacheAuthSecret: secretsmanager.Secret;
+  readonly tokenSecret: secretsmanager.Secret;
   readonly cache: elasticache.CfnReplicationGroup;
   /** What a Lambda needs in its environment to reach the ledger (credentials come from the secret). */
   readonly databaseEnvironment: Record<string, string>;
@@ -167,18 +178,23 @@ export class DataStack extends Stack {
       description: `LogLineOS ${settings.name}: the deployment's Ed25519 signing seed (hex)`,
       encryptionKey: this.key,
       removalPolicy: settings.removalPolicy,
-      generateSecretString: {
-        passwordLength: 64,
-        excludeUppercase: true,
-        excludePunctuation: true,
-        includeSpace: false,
-        requireEachIncludedType: false,
-        excludeCharacters: 'ghijklmnopqrstuvwxyz',
-      },
+      generateSecretString: HEX_SECRET_STRING,
     });
     Validations.of(this.signingKeySecret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason: 'The deployment signing key is not a password: every signed span records its public key, and replacing the key is a ledger key ceremony (a new manifest and key id), not a scheduled rotation.',
+    });
+
+    // The key of the API tokens' HMAC: 64 hex characters (256 random bits).
+    this.tokenSecret = new secretsmanager.Secret(this, 'TokenSecret', {
+      description: `LogLineOS ${settings.name}: the key of API token hashes (HMAC-SHA-256, hex)`,
+      encryptionKey: this.key,
+      removalPolicy: settings.removalPolicy,
+      generateSecretString: HEX_SECRET_STRING,
+    });
+    Validations.of(this.tokenSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'The ledger finds a presented API token by its HMAC under this key, so a new key makes every issued token unknown at once; replacing it is a planned reissue of every app token, not a scheduled rotation.',
     });
 
     // Cache

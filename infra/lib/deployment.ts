@@ -35,16 +35,17 @@ export function addDeployment(app: App, settings: EnvironmentSettings): Deployme
     databaseSecret: data.databaseSecret,
     signingKeySecret: data.signingKeySecret,
     cacheAuthSecret: data.cacheAuthSecret,
+    tokenSecret: data.tokenSecret,
     databaseEnvironment: data.databaseEnvironment,
     cacheEnvironment: data.cacheEnvironment,
-    description: `LogLineOS ${settings.name}: AppSync GraphQL API, Cognito users, Lambda data sources, WAF`,
+    description: `LogLineOS ${settings.name}: AppSync GraphQL API, Cognito users, Lambda data sources and authorizer, WAF`,
   });
   // The API serves the ledger only once it is migrated.
   api.addStackDependency(data);
   const operations = new OperationsStack(app, `${prefix}-Operations`, {
     settings,
     api: api.api,
-    functions: [...api.functions.values()],
+    functions: [...api.functions.values(), api.authorizer],
     database: data.database,
     proxy: data.proxy,
     cache: data.cache,

@@ -1,18 +1,35 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { CfnElement } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { isObjectType } from 'graphql';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSchema } from '../../local/schema.ts';
+import { TOKEN_VALIDATION_REGEX } from '../../infra/lib/api-stack.ts';
+import type { BundledFunction } from '../../infra/lib/bundled-function.ts';
 import { deployedResolvers } from '../../infra/lib/resolver-code.ts';
 import { WAF_RATE_LIMIT_PER_5_MINUTES } from '../../infra/lib/environments.ts';
 import { resourcesOf, synthesize } from './synth.ts';
 
 // Given production, synthesized once for this file: the API and the operations watching it
-const { api, operations } = synthesize('production');
+const { api, operations, deployment } = synthesize('production');
 const schema = loadSchema();
 const logicalIdOf = (type: string) => Object.keys(resourcesOf(api, type))[0] ?? '';
+const idOf = (element: unknown) => deployment.api.getLogicalId(element as CfnElement);
+
+/** A bundled function's template properties, and the secrets its role may read. */
+function deployed(bundled: BundledFunction) {
+  const properties = resourcesOf(api, 'AWS::Lambda::Function')[idOf(bundled.function.node.defaultChild)]?.Properties ?? {};
+  const role = idOf(bundled.function.role?.node.defaultChild);
+  const statements = Object.values(resourcesOf(api, 'AWS::IAM::Policy'))
+    .filter((policy) => JSON.stringify(policy.Properties?.Roles) === JSON.stringify([{ Ref: role }]))
+    .flatMap((policy) => (policy.Properties?.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] }).Statement);
+  const readable = statements.filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager:GetSecretValue')).flatMap((statement) => [statement.Resource].flat());
+  const variables = (properties.Environment as { Variables: Record<string, unknown> } | undefined)?.Variables ?? {};
+  return { properties, variables, readable };
+}
 
 describe('resolvers', () => {
   it('gives every Query, Mutation and Subscription field of the schema an APPSYNC_JS resolver', () => {
@@ -69,6 +86,17 @@ describe('data source Lambdas', () => {
     });
   });
 
+  it('tells each where the token secret is and lets it read that secret (issueToken hashes with it)', () => {
+    // When each data source Lambda's environment and readable secrets are listed
+    expect(deployment.api.functions.size).toBeGreaterThan(0);
+    for (const [name, bundled] of deployment.api.functions) {
+      const { variables, readable } = deployed(bundled);
+      // Then TOKEN_SECRET_ARN is set, and is among the secrets its role may read
+      expect(variables.TOKEN_SECRET_ARN, name).toEqual({ 'Fn::ImportValue': expect.stringMatching(/TokenSecret/) });
+      expect(readable, name).toContainEqual(variables.TOKEN_SECRET_ARN);
+    }
+  });
+
   it('grants publishSpan to the writers only: the Lambda data sources that resolve a mutation', () => {
     // When every IAM statement allowing appsync:GraphQL is collected with its role
     const grants = Object.values(resourcesOf(api, 'AWS::IAM::Policy')).flatMap((policy) =>
@@ -87,10 +115,10 @@ describe('data source Lambdas', () => {
 });
 
 describe('the GraphQL API', () => {
-  it('is authorized by Cognito users by default, with an API key and IAM, traced and request-logged', () => {
+  it('is authorized by Cognito users by default, with an API key, IAM and app tokens, traced and request-logged', () => {
     api.hasResourceProperties('AWS::AppSync::GraphQLApi', {
       AuthenticationType: 'AMAZON_COGNITO_USER_POOLS',
-      AdditionalAuthenticationProviders: [{ AuthenticationType: 'API_KEY' }, { AuthenticationType: 'AWS_IAM' }],
+      AdditionalAuthenticationProviders: [{ AuthenticationType: 'API_KEY' }, { AuthenticationType: 'AWS_IAM' }, Match.objectLike({ AuthenticationType: 'AWS_LAMBDA' })],
       XrayEnabled: true,
       LogConfig: { CloudWatchLogsRoleArn: Match.anyValue(), FieldLogLevel: 'ERROR', ExcludeVerboseContent: true },
     });
@@ -129,6 +157,62 @@ describe('the GraphQL API', () => {
   });
 });
 
+describe('the API token authorizer', () => {
+  const authorizer = deployment.api.authorizer;
+  const authorizerId = idOf(authorizer.function.node.defaultChild);
+
+  it('is the AWS_LAMBDA mode, its decisions cached for the authorizer\'s 60 s and tokens checked by shape first', () => {
+    api.hasResourceProperties('AWS::AppSync::GraphQLApi', {
+      AdditionalAuthenticationProviders: Match.arrayWith([{
+        AuthenticationType: 'AWS_LAMBDA',
+        LambdaAuthorizerConfig: {
+          AuthorizerUri: { 'Fn::GetAtt': [authorizerId, 'Arn'] },
+          AuthorizerResultTtlInSeconds: 60,
+          IdentityValidationExpression: '^llos_[A-Za-z0-9_-]{32}$',
+        },
+      }]),
+    });
+  });
+
+  it('lets tokens shaped like issueToken\'s reach the authorizer, and nothing else (Cognito JWTs, API keys, padded tokens)', () => {
+    // Given the regex as AppSync applies it, and a token made as issueToken makes one
+    const shape = new RegExp(TOKEN_VALIDATION_REGEX);
+    const issued = `llos_${randomBytes(24).toString('base64url')}`;
+    // Then the token passes and the other credentials the Authorization header carries do not
+    expect(shape.test(issued)).toBe(true);
+    for (const other of ['eyJraWQiOiJ4In0.eyJzdWIiOiJ5In0.c2ln', 'da2-abcdefghijklmnopqrstuvwxyz', `${issued} `, `Bearer ${issued}`, issued.slice(0, -1), `llos_${'a'.repeat(31)}!`]) {
+      expect(shape.test(other), other).toBe(false);
+    }
+  });
+
+  it('may be invoked by this API alone', () => {
+    api.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [authorizerId, 'Arn'] },
+      Principal: 'appsync.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [logicalIdOf('AWS::AppSync::GraphQLApi'), 'Arn'] },
+    });
+  });
+
+  it('runs on arm64 in the VPC\'s Lambda subnets, opens the ledger like the data sources and reads the token secret', () => {
+    // When the authorizer's template properties and readable secrets are read
+    const { properties, variables, readable } = deployed(authorizer);
+    const ledgerFunction = deployment.api.functions.get('ledger');
+    if (!ledgerFunction) throw new Error('the ledger data source has no Lambda');
+    const ledger = deployed(ledgerFunction);
+    // Then it is placed and bundled like the ledger Lambda, with a timeout suited to an authorizer
+    expect(properties).toMatchObject({ Architectures: ['arm64'], Runtime: 'nodejs22.x', Timeout: 10, TracingConfig: { Mode: 'Active' } });
+    expect(properties.VpcConfig).toEqual(ledger.properties.VpcConfig);
+    // And it has the ledger's database and signing settings and the token secret, but not the cache
+    for (const name of ['DATABASE_SECRET_ARN', 'DATABASE_HOST', 'DATABASE_PORT', 'DATABASE_NAME', 'DATABASE_POOL_SIZE', 'SIGNING_KEY_SECRET_ARN', 'TOKEN_SECRET_ARN']) {
+      expect(variables[name], name).toEqual(ledger.variables[name]);
+    }
+    expect(variables).not.toHaveProperty('REDIS_AUTH_SECRET_ARN');
+    const names = (arns: unknown[]) => arns.map((arn) => JSON.stringify(arn)).sort();
+    expect(names(readable)).toEqual(names([variables.DATABASE_SECRET_ARN, variables.SIGNING_KEY_SECRET_ARN, variables.TOKEN_SECRET_ARN]));
+  });
+});
+
 const alarms = Object.values(resourcesOf(operations, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties ?? {});
 
 describe('operations', () => {
@@ -139,6 +223,15 @@ describe('operations', () => {
     for (const metric of ['AWS/AppSync', '5XXError', 'Latency', 'ActiveSubscriptions', 'AWS/Lambda', 'ConcurrentExecutions', 'Duration', 'AWS/RDS', 'DatabaseConnections', 'CPUUtilization', 'FreeableMemory', 'WriteLatency', 'AWS/ElastiCache', 'EngineCPUUtilization']) {
       expect(body, metric).toContain(metric);
     }
+  });
+
+  it('shows the authorizer\'s errors and duration and alarms on them', () => {
+    // When the dashboard body and the alarm descriptions are read
+    const body = JSON.stringify(Object.values(resourcesOf(operations, 'AWS::CloudWatch::Dashboard'))[0]?.Properties?.DashboardBody);
+    const watched = alarms.map((alarm) => `${String(alarm.MetricName)} ${String(alarm.AlarmDescription)} ${String(alarm.Threshold)}`);
+    // Then the authorizer is on the Lambda graphs, and alarms fire on its errors and on a p99 near its 10 s timeout
+    for (const label of ['AuthorizerHandler Errors', 'AuthorizerHandler Duration', 'AuthorizerHandler Invocations']) expect(body, label).toContain(label);
+    expect(watched).toEqual(expect.arrayContaining([expect.stringMatching(/^Errors AuthorizerHandler: /), 'Duration AuthorizerHandler: p99 duration above 80% of its timeout 8000']));
   });
 
   it('alarms on API errors and latency, Lambda errors, duration and dead letters, to an encrypted topic', () => {

@@ -6,6 +6,8 @@ import { loadAwsConfig, usesAwsSecrets } from '../../functions/commons/aws-confi
 const DATABASE_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ledger-db';
 const SIGNING_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:signing-key';
 const CACHE_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:cache-auth';
+const TOKEN_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:token-secret';
+const TOKEN_KEY = '0f'.repeat(32);
 const SEED = 'ab'.repeat(32);
 
 /** The environment the CDK app gives the ledger Lambda. */
@@ -19,6 +21,7 @@ const deployed = (overrides: Record<string, string | undefined> = {}): NodeJS.Pr
   REDIS_AUTH_SECRET_ARN: CACHE_ARN,
   REDIS_HOST: 'master.loglineos.abc.euw1.cache.amazonaws.com',
   REDIS_PORT: '6380',
+  TOKEN_SECRET_ARN: TOKEN_ARN,
   ...overrides,
 });
 
@@ -30,6 +33,7 @@ describe('loadAwsConfig', () => {
     secrets.on(GetSecretValueCommand, { SecretId: DATABASE_ARN }).resolves({ SecretString: JSON.stringify({ username: 'ledger_admin', password: 'p@ss/w:rd', engine: 'postgres', dbname: 'other' }) });
     secrets.on(GetSecretValueCommand, { SecretId: SIGNING_ARN }).resolves({ SecretString: `${SEED.toUpperCase()}\n` });
     secrets.on(GetSecretValueCommand, { SecretId: CACHE_ARN }).resolves({ SecretString: 'token+with/odd=chars' });
+    secrets.on(GetSecretValueCommand, { SecretId: TOKEN_ARN }).resolves({ SecretString: TOKEN_KEY });
   });
 
   it('builds the database URL to the proxy over verified TLS, the signing seed and the cache URL from the secrets', async () => {
@@ -42,8 +46,9 @@ describe('loadAwsConfig', () => {
     expect(config.redisUrl).toBe('rediss://:token%2Bwith%2Fodd%3Dchars@master.loglineos.abc.euw1.cache.amazonaws.com:6380');
     expect(config.databasePoolSize).toBe(2);
     expect(config.signing).toBe(true);
+    expect(config.tokenSecretHex).toBe(TOKEN_KEY);
     // And each secret is read once
-    expect(secrets.commandCalls(GetSecretValueCommand).map((call) => call.args[0].input.SecretId).sort()).toEqual([CACHE_ARN, DATABASE_ARN, SIGNING_ARN].sort());
+    expect(secrets.commandCalls(GetSecretValueCommand).map((call) => call.args[0].input.SecretId).sort()).toEqual([CACHE_ARN, DATABASE_ARN, SIGNING_ARN, TOKEN_ARN].sort());
   });
 
   it('falls back to the secret\'s dbname when DATABASE_NAME is unset', async () => {
@@ -53,13 +58,14 @@ describe('loadAwsConfig', () => {
 
   it('reads only the secrets that are named', async () => {
     // Given the migrator's environment: the database only, signing off
-    const env = deployed({ SIGNING_KEY_SECRET_ARN: undefined, REDIS_AUTH_SECRET_ARN: undefined, LOGLINEOS_SIGNING: 'off' });
+    const env = deployed({ SIGNING_KEY_SECRET_ARN: undefined, REDIS_AUTH_SECRET_ARN: undefined, TOKEN_SECRET_ARN: undefined, LOGLINEOS_SIGNING: 'off' });
     // When it is loaded
     const config = await loadAwsConfig(env, client);
     // Then only the database secret was read
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
     expect(config.signingKeyHex).toBeUndefined();
     expect(config.redisUrl).toBeUndefined();
+    expect(config.tokenSecretHex).toBeUndefined();
     expect(config.signing).toBe(false);
   });
 

@@ -114,6 +114,44 @@ describe('ledger database', () => {
   });
 });
 
+describe('secrets', () => {
+  // Secrets Manager's generator draws from lower-case letters, upper-case letters, digits and
+  // punctuation (and a space if asked); these are its flags' character classes.
+  const LOWER = 'abcdefghijklmnopqrstuvwxyz';
+  const alphabetOf = (generator: Record<string, unknown>): string =>
+    [
+      generator.ExcludeLowercase ? '' : LOWER,
+      generator.ExcludeUppercase ? '' : LOWER.toUpperCase(),
+      generator.ExcludeNumbers ? '' : '0123456789',
+      generator.ExcludePunctuation ? '' : '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~',
+      generator.IncludeSpace ? ' ' : '',
+    ].join('').split('').filter((char) => !String(generator.ExcludeCharacters ?? '').includes(char)).sort().join('');
+
+  it('generates the signing seed and the token secret as 64 lower-case hex characters (256 bits)', () => {
+    for (const { data } of [production, dev]) {
+      // When the two hex secrets' generators are read
+      const secrets = resourcesOf(data, 'AWS::SecretsManager::Secret');
+      const generators = Object.entries(secrets).filter(([id]) => /^(SigningKey|TokenSecret)/.test(id)).map(([, secret]) => secret.Properties?.GenerateSecretString as Record<string, unknown>);
+      // Then each draws 64 characters from exactly 0-9a-f, which the functions accept as a 32-byte key
+      expect(generators).toHaveLength(2);
+      for (const generator of generators) {
+        expect(generator.PasswordLength).toBe(64);
+        expect(alphabetOf(generator)).toBe('0123456789abcdef');
+        expect(generator.RequireEachIncludedType).toBe(false);
+      }
+    }
+  });
+
+  it('encrypts the token secret with the data key and keeps it on teardown in production', () => {
+    // When the token secret is found
+    const [[, secret] = []] = Object.entries(resourcesOf(production.data, 'AWS::SecretsManager::Secret')).filter(([id]) => id.startsWith('TokenSecret'));
+    // Then it is under the data key and retained; dev's is disposable
+    expect(secret?.Properties?.KmsKeyId).toEqual({ 'Fn::GetAtt': [Object.keys(resourcesOf(production.data, 'AWS::KMS::Key'))[0], 'Arn'] });
+    expect((secret as { DeletionPolicy?: string } | undefined)?.DeletionPolicy).toBe('Retain');
+    dev.data.hasResource('AWS::SecretsManager::Secret', { DeletionPolicy: 'Delete', Properties: Match.objectLike({ Description: Match.stringLikeRegexp('API token') }) });
+  });
+});
+
 describe('cache', () => {
   it('is Valkey with TLS, AUTH and at-rest encryption under the data key, evicting least recently used keys', () => {
     for (const { data } of [production, dev]) {

@@ -76,15 +76,16 @@ const sizeOf = (folder: string): number =>
   readdirSync(folder, { withFileTypes: true }).reduce((sum, entry) => sum + (entry.isDirectory() ? sizeOf(join(folder, entry.name)) : statSync(join(folder, entry.name)).size), 0);
 
 describe('Lambda bundles', () => {
-  it('are built for every data source and the migrator, and reported (production)', () => {
+  it('are built for every data source, the token authorizer and the migrator, and reported (production)', () => {
     // When the bundles are measured
     const report = bundles.map(({ name, folder }) => ({ name, 'index.mjs KiB': +(statSync(join(folder, 'index.mjs')).size / 1024).toFixed(1), 'total KiB': +(sizeOf(folder) / 1024).toFixed(1) }));
     console.table(report);
-    // Then the ledger's data source and the migrator are among them
-    expect(bundles.map((bundle) => bundle.name)).toEqual(expect.arrayContaining(['LedgerHandler', 'Migrations/Migrator']));
+    // Then the ledger's data source, the authorizer and the migrator are among them
+    expect(bundles.map((bundle) => bundle.name)).toEqual(expect.arrayContaining(['LedgerHandler', 'AuthorizerHandler', 'Migrations/Migrator']));
   });
 
-  it('are each minified and under 1 MB, migrations included', () => {
+  it('are each minified and under 1 MB, migrations included (the authorizer too: it runs before every token request)', () => {
+    expect(bundles.map((bundle) => bundle.name)).toContain('AuthorizerHandler');
     for (const { name, folder } of bundles) {
       expect(sizeOf(folder), name).toBeLessThan(LIMIT_BYTES);
       // Minified: a few very long lines (a readable bundle averages well under 100 characters a line)
