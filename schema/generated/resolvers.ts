@@ -94,6 +94,18 @@ export type ChainReport = {
   ok: Scalars['Boolean']['output'];
 };
 
+/** A device of an app, known by its Ed25519 key (a device span). */
+export type Device = {
+  __typename?: 'Device';
+  appId: Scalars['ID']['output'];
+  at: Scalars['AWSDateTime']['output'];
+  /** Hex SHA-256 of the key's 32 bytes. */
+  fingerprint: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  publicKey: Scalars['String']['output'];
+  status: Scalars['String']['output'];
+};
+
 export type IssuedToken = {
   __typename?: 'IssuedToken';
   record: ApiToken;
@@ -111,8 +123,12 @@ export type Mutation = {
   publishSpan?: Maybe<SpanEvent>;
   /** Registers an app: its grant, and a first API token shown once in the answer. */
   registerApp: AppRegistration;
+  /** Registers a device's Ed25519 key for an app you own; spans naming the device must carry its signature. */
+  registerDevice: Device;
   /** Revokes the app and all its tokens. */
   revokeApp: App;
+  /** Revokes a device: spans signed by its key are refused from now on. */
+  revokeDevice: Device;
   revokeToken: ApiToken;
   /** A new token with the same scopes; the old one is revoked. */
   rotateToken: IssuedToken;
@@ -143,7 +159,19 @@ export type MutationRegisterAppArgs = {
 };
 
 
+export type MutationRegisterDeviceArgs = {
+  appId: Scalars['ID']['input'];
+  fingerprint: Scalars['String']['input'];
+  publicKey: Scalars['String']['input'];
+};
+
+
 export type MutationRevokeAppArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationRevokeDeviceArgs = {
   id: Scalars['ID']['input'];
 };
 
@@ -620,6 +648,7 @@ export type ResolversTypes = {
   ChainHead: ResolverTypeWrapper<ChainHead>;
   ChainHeadInput: ChainHeadInput;
   ChainReport: ResolverTypeWrapper<ChainReport>;
+  Device: ResolverTypeWrapper<Device>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
@@ -659,6 +688,7 @@ export type ResolversParentTypes = {
   ChainHead: ChainHead;
   ChainHeadInput: ChainHeadInput;
   ChainReport: ChainReport;
+  Device: Device;
   Float: Scalars['Float']['output'];
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
@@ -798,6 +828,15 @@ export type ChainReportResolvers<ContextType = any, ParentType extends Resolvers
   ok?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
+export type DeviceResolvers<ContextType = any, ParentType extends ResolversParentTypes['Device'] = ResolversParentTypes['Device']> = {
+  appId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  at?: Resolver<ResolversTypes['AWSDateTime'], ParentType, ContextType>;
+  fingerprint?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  publicKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type IssuedTokenResolvers<ContextType = any, ParentType extends ResolversParentTypes['IssuedToken'] = ResolversParentTypes['IssuedToken']> = {
   record?: Resolver<ResolversTypes['ApiToken'], ParentType, ContextType>;
   token?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -808,7 +847,9 @@ export type MutationResolvers<ContextType = any, ParentType extends ResolversPar
   issueToken?: Resolver<ResolversTypes['IssuedToken'], ParentType, ContextType, RequireFields<MutationIssueTokenArgs, 'appId' | 'scopes'>>;
   publishSpan?: Resolver<Maybe<ResolversTypes['SpanEvent']>, ParentType, ContextType, RequireFields<MutationPublishSpanArgs, 'event'>>;
   registerApp?: Resolver<ResolversTypes['AppRegistration'], ParentType, ContextType, RequireFields<MutationRegisterAppArgs, 'input'>>;
+  registerDevice?: Resolver<ResolversTypes['Device'], ParentType, ContextType, RequireFields<MutationRegisterDeviceArgs, 'appId' | 'fingerprint' | 'publicKey'>>;
   revokeApp?: Resolver<ResolversTypes['App'], ParentType, ContextType, RequireFields<MutationRevokeAppArgs, 'id'>>;
+  revokeDevice?: Resolver<ResolversTypes['Device'], ParentType, ContextType, RequireFields<MutationRevokeDeviceArgs, 'id'>>;
   revokeToken?: Resolver<ResolversTypes['ApiToken'], ParentType, ContextType, RequireFields<MutationRevokeTokenArgs, 'id'>>;
   rotateToken?: Resolver<ResolversTypes['IssuedToken'], ParentType, ContextType, RequireFields<MutationRotateTokenArgs, 'id'>>;
   updateApp?: Resolver<ResolversTypes['App'], ParentType, ContextType, RequireFields<MutationUpdateAppArgs, 'id' | 'input'>>;
@@ -958,6 +999,7 @@ export type Resolvers<ContextType = any> = {
   ChainFailure?: ChainFailureResolvers<ContextType>;
   ChainHead?: ChainHeadResolvers<ContextType>;
   ChainReport?: ChainReportResolvers<ContextType>;
+  Device?: DeviceResolvers<ContextType>;
   IssuedToken?: IssuedTokenResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;

@@ -50,3 +50,12 @@ export function appInput(input: Record<string, unknown>): Record<string, unknown
     throw new ValidationError('slo', input.slo, 'is not valid JSON', 'Send the SLO as a JSON object, e.g. {"latencyMs": 500}.');
   }
 }
+
+export const toDevice = (span: Span) => ({
+  id: span.id,
+  appId: span.appId,
+  publicKey: (span.content as { publicKey?: string } | null)?.publicKey ?? '',
+  fingerprint: span.name ?? '',
+  status: span.status ?? 'active',
+  at: span.at,
+});

@@ -1,6 +1,8 @@
 import type { AppSyncEvent } from '../../commons/appsync.ts';
 import type { Services } from '../handler.ts';
 import appendSpan from './Mutation.appendSpan.ts';
+import registerDevice from './Mutation.registerDevice.ts';
+import revokeDevice from './Mutation.revokeDevice.ts';
 import apps from './Query.apps.ts';
 import app from './Query.app.ts';
 import tokens from './Query.tokens.ts';
@@ -32,6 +34,8 @@ export const LEDGER_OPERATIONS: Readonly<Record<string, Operation>> = {
   'Query.verifySpan': verifySpan,
   'Query.verifyLedger': verifyLedger,
   'Mutation.appendSpan': appendSpan,
+  'Mutation.registerDevice': registerDevice,
+  'Mutation.revokeDevice': revokeDevice,
   'Query.apps': apps,
   'Query.app': app,
   'Query.tokens': tokens,
