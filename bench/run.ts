@@ -1,8 +1,9 @@
 /**
  * `npm run bench [-- name…]`: every benchmark prints absolute figures and ratios against a baseline
- * measured in the same run, because these machines are noisy. Names: hashing, ledger, api, realtime.
+ * measured in the same run, because these machines are noisy. Names: hashing, ledger, api, realtime, access.
  * The ledger benchmark needs PostgreSQL: DATABASE_URL, default the local server.
  */
+import { accessBench } from './access.bench.ts';
 import { apiBench } from './api.bench.ts';
 import { hashingBench } from './hashing.bench.ts';
 import { ledgerBench } from './ledger.bench.ts';
@@ -14,6 +15,7 @@ const benches: Record<string, () => Promise<void>> = {
   ledger: () => ledgerBench(url),
   api: () => apiBench(url),
   realtime: () => realtimeBench(url),
+  access: () => accessBench(url),
 };
 
 const wanted = process.argv.slice(2).filter((arg) => arg !== '--');

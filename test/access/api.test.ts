@@ -98,3 +98,17 @@ describe('API tokens over the API', () => {
     client.close();
   });
 });
+
+describe('a token reads only what its app owner may read', () => {
+  test('a token of one tenant never reads another tenant’s spans', async () => {
+    const reader = await appToken(['span.read']);
+    const outsider = { authorization: await t.issuer.issue({ user: `outsider-${suffix}`, tenant: `globex-${suffix}` }) };
+    const written = await gql(outsider, APPEND, { input: { entityType: 'note', who: 'x', did: 'wrote', this: 'globex only', visibility: 'tenant' } });
+    const id = (written.body.data?.appendSpan as { id: string }).id;
+    const seen = await gql({ authorization: reader.token }, 'query S($id: ID!) { span(id: $id) { id } }', { id });
+    expect(seen.body.errors).toBeUndefined();
+    expect(seen.body.data?.span).toBeNull();
+    const own = await gql(owner, 'query S($id: ID!) { span(id: $id) { id } }', { id });
+    expect(own.body.data?.span).toBeNull();
+  });
+});
