@@ -2,11 +2,13 @@
 import pg from 'pg';
 import {
   COLUMNS,
+  camelCase,
   appendSpan,
   canonicalBytes,
   blake3Hex,
   hashSpan,
   signerFromSeed,
+  spanFromRow,
   verifyChain,
   type Ledger,
 } from '../functions/ledger/index.ts';
@@ -43,7 +45,7 @@ export async function ledgerBench(url: string): Promise<void> {
       const { result, seconds } = await timed(() => verifyChain(signed, chain));
       if (!result.ok || result.checked !== SPANS) throw new Error(`verifyChain(${chain}) failed: ${JSON.stringify(result.failure)}`);
       const rows = await db.withLedger((tx) => tx.query('select * from ledger.universal_registry where chain_key = $1', [chain]));
-      const bytes = rows.map((row) => canonicalBytes(spanLike(row)));
+      const bytes = rows.map((row) => canonicalBytes(spanFromRow(row) as unknown as Record<string, unknown>));
       const raw = timedSync(() => bytes.forEach((b) => blake3Hex(b)));
       line(`verifyChain, ${label} chain`, rate(SPANS, seconds));
       line(`raw BLAKE3 of the same canonical bytes`, rate(SPANS, raw));
@@ -80,7 +82,7 @@ async function plainInsert(url: string): Promise<number> {
     const hash = hashSpan(span);
     const full: Record<string, unknown> = { ...span, curr_hash: hash, chain_key: span.tenantId, chain_seq: i + 1, chain_hash: hash, position: i + 1, recorded_at: span.at };
     return columns.map((column) => {
-      const camel = column.replace(/_([a-z])/g, (_m, ch: string) => ch.toUpperCase());
+      const camel = camelCase(column);
       const value = full[column] ?? full[camel] ?? null;
       return value !== null && typeof value === 'object' && !Array.isArray(value) ? JSON.stringify(value) : value;
     });
@@ -104,14 +106,4 @@ async function plainInsert(url: string): Promise<number> {
   );
   await pool.end();
   return seconds;
-}
-
-function spanLike(row: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const col of COLUMNS) {
-    let value = row[col.name];
-    if (value instanceof Date) value = value.toISOString();
-    out[col.name.replace(/_([a-z0-9])/g, (_m, ch: string) => ch.toUpperCase())] = value;
-  }
-  return out;
 }

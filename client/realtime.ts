@@ -171,23 +171,22 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
     };
     ws.onerror = () => undefined; // onclose follows and reconnects
     ws.onclose = () => {
-      if (socket !== ws || closed) return;
-      const delay = Math.min(maxDelay, initialDelay * 2 ** attempt);
-      attempt += 1;
-      setTimeout(() => {
-        connect().catch(retry);
-      }, delay);
+      if (socket === ws) reconnectLater();
     };
   }
 
-  const retry = (error: unknown) => {
-    fail(error);
+  function reconnectLater(): void {
     if (closed) return;
     const delay = Math.min(maxDelay, initialDelay * 2 ** attempt);
     attempt += 1;
     setTimeout(() => {
       connect().catch(retry);
     }, delay);
+  }
+
+  const retry = (error: unknown) => {
+    fail(error);
+    reconnectLater();
   };
 
   connect().catch(retry);

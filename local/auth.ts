@@ -3,6 +3,7 @@ import { errors as joseErrors, type JWTPayload } from 'jose';
 import { type GraphQLSchema, isObjectType, type ConstDirectiveNode } from 'graphql';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
+import type { AuthorizerResult } from '../functions/access/authorizer.ts';
 import type { AppSyncIdentity, CognitoIdentity, IamIdentity } from '../functions/commons/appsync.ts';
 import type { LocalIssuer } from './issuer.ts';
 
@@ -34,16 +35,10 @@ export interface AuthConfig {
   /** Local IAM principals (the internal writers); requests signed with SigV4 by these keys are IAM callers. */
   readonly iam?: readonly IamCredential[];
   /** The Lambda authorizer (AWS_LAMBDA mode) for API tokens, and how long its answers are cached. */
-  readonly authorizer?: (token: string) => Promise<LambdaAuthorization>;
+  readonly authorizer?: (token: string) => Promise<AuthorizerResult>;
   readonly authorizerCacheSeconds?: number;
 }
 
-export interface LambdaAuthorization {
-  readonly isAuthorized: boolean;
-  readonly resolverContext?: Readonly<Record<string, string>>;
-  readonly deniedFields?: readonly string[];
-  readonly ttlOverride?: number;
-}
 
 /** The request as signed, for SigV4 verification. */
 export interface SignedRequest {
@@ -93,7 +88,7 @@ const API_TOKEN_PREFIX = 'llos_';
 
 // AppSync caches each token's answer for the authorizer's TTL (the API's resultsCacheTtl, or the
 // answer's ttlOverride); so does the local server, which is why a revocation takes that long.
-const lambdaAnswers = new WeakMap<AuthConfig, Map<string, { answer: LambdaAuthorization; until: number }>>();
+const lambdaAnswers = new WeakMap<AuthConfig, Map<string, { answer: AuthorizerResult; until: number }>>();
 
 async function lambdaCaller(token: string, config: AuthConfig): Promise<Caller> {
   let cache = lambdaAnswers.get(config);
@@ -101,7 +96,7 @@ async function lambdaCaller(token: string, config: AuthConfig): Promise<Caller> 
   const cached = cache.get(token);
   let answer = cached && cached.until > Date.now() ? cached.answer : undefined;
   if (!answer) {
-    answer = await (config.authorizer as (token: string) => Promise<LambdaAuthorization>)(token);
+    answer = await (config.authorizer as (token: string) => Promise<AuthorizerResult>)(token);
     const ttl = Math.min(answer.ttlOverride ?? Number.POSITIVE_INFINITY, config.authorizerCacheSeconds ?? 60);
     if (cache.size > 10_000) cache.clear();
     if (ttl > 0) cache.set(token, { answer, until: Date.now() + ttl * 1000 });

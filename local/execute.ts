@@ -150,9 +150,10 @@ function fieldResolver(api: LocalApi): GraphQLFieldResolver<unknown, RequestCont
 
 async function runResolver(api: LocalApi, resolver: ResolverModule, source: unknown, args: Record<string, unknown>, context: RequestContext, info: GraphQLResolveInfo): Promise<unknown> {
   const copy = <T>(value: T): T => (value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T));
+  const argumentsCopy = copy(args);
   const ctx: Record<string, unknown> = {
-    arguments: copy(args),
-    args: copy(args),
+    arguments: argumentsCopy,
+    args: argumentsCopy,
     identity: copy(context.caller.identity ?? null),
     source: copy(source ?? null),
     request: { headers: { ...context.headers }, domainName: null },
@@ -178,7 +179,7 @@ async function runResolver(api: LocalApi, resolver: ResolverModule, source: unkn
       }
       const dataSource = api.dataSources[resolver.dataSource];
       if (!dataSource) throw new Error(`${resolver.file}: no data source named ${resolver.dataSource}`);
-      const outcome = await dataSource(copy(dataSourceRequest));
+      const outcome = await dataSource(dataSourceRequest);
       if ('error' in outcome) ctx.error = outcome.error;
       else ctx.result = outcome.result;
       return resolver.response(ctx);

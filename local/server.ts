@@ -3,12 +3,12 @@ import { watch, type FSWatcher } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createHandler, type Services } from '../functions/api/handler.ts';
+import { PUBLISH_SPAN_MUTATION } from '../functions/commons/appsync-publisher.ts';
 import type { SpanPublisher } from '../functions/commons/publisher.ts';
 import { LEDGER_OPERATIONS } from '../functions/api/ledger/operations.ts';
 import type { Ledger } from '../functions/ledger/index.ts';
 import { AuthFailure, authenticate, createAuthorizer, type AuthConfig, type Caller, type IamCredential } from './auth.ts';
-import { createDecisionRecorder } from '../functions/access/authorizer.ts';
-import { authorizeToken } from '../functions/api/authorizer.handler.ts';
+import { authorizeToken, createDecisionRecorder } from '../functions/access/authorizer.ts';
 import { lambdaDataSource } from './data-sources.ts';
 import { executeRequest, type ExecutionOutcome, type GraphqlRequest, type LocalApi } from './execute.ts';
 import type { LocalIssuer } from './issuer.ts';
@@ -54,10 +54,6 @@ export const PUBLISHER: Caller = {
   mode: 'AWS_IAM',
   identity: { accountId: 'local', userArn: 'arn:aws:iam::local:role/loglineos-writer', username: 'loglineos-writer' },
 };
-const PUBLISH_SPAN = `mutation PublishSpan($event: SpanEventInput!) {
-  publishSpan(event: $event) { cursor id seq entityType ownerId tenantId visibility traceId parentId truncated span }
-}`;
-
 /** Builds what the API runs from the files: the schema, every resolver, and the data sources. */
 async function buildApi(services: Services, schemaDir: string, resolversDir: string): Promise<LocalApi> {
   const schema = loadSchema(schemaDir);
@@ -85,7 +81,7 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
   // AWS writer calls; delivery happens after the writer's answer, never before or instead of it.
   const publisher: SpanPublisher = {
     async publish(event) {
-      const body = await executeInProcess(PUBLISHER, { query: PUBLISH_SPAN, variables: { event } });
+      const body = await executeInProcess(PUBLISHER, { query: PUBLISH_SPAN_MUTATION, variables: { event } });
       if (body.errors) throw new Error(`publishSpan failed: ${body.errors.map((e) => e.message).join('; ')}`);
     },
     // AppSync drops a publish nobody subscribes to; locally the work is skipped before it starts.

@@ -8,11 +8,15 @@ import { findToken, looksLikeToken, type AccessContext } from './tokens.ts';
  * answer names the app, its owner and tenant, and the fields its scopes do not cover.
  */
 
-export interface AuthorizerDecision {
+/** What a Lambda authorizer answers AppSync. */
+export interface AuthorizerResult {
   readonly isAuthorized: boolean;
   readonly resolverContext?: Readonly<Record<string, string>>;
   readonly deniedFields?: readonly string[];
   readonly ttlOverride?: number;
+}
+
+export interface AuthorizerDecision extends AuthorizerResult {
   /** Why, for the decision span and logs (never sent to the client). */
   readonly reason: string;
 }
@@ -74,4 +78,14 @@ export function createDecisionRecorder(access: AccessContext, limit = 50, window
     });
     return true;
   };
+}
+
+/** The decision, recorded as an `auth.decision` span (rate-limited); a recording failure never changes it. */
+export async function authorizeToken(access: AccessContext, token: string, record: (d: AuthorizerDecision, tenant: string | null) => Promise<boolean>): Promise<AuthorizerResult> {
+  const decision = await decide(access, token);
+  await record(decision, decision.resolverContext?.tenantId || null).catch((error: unknown) => {
+    console.error(JSON.stringify({ level: 'warn', message: 'recording an auth decision failed', error: error instanceof Error ? error.message : String(error) }));
+  });
+  const { reason: _reason, ...answer } = decision;
+  return answer;
 }

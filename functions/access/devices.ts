@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Identity } from '../commons/db/database.ts';
 import { ForbiddenError, NotFoundError, SignatureError, ValidationError } from '../commons/errors.ts';
-import { appendSpanInSession, getSpan, spanFromRow, type Span } from '../ledger/index.ts';
+import { appendSpanInSession, getSpan, latestVersion, spanFromRow, type Span } from '../ledger/index.ts';
 import { SPAN_COLUMNS_SQL } from '../ledger/span.ts';
 import type { AccessContext } from './tokens.ts';
 
@@ -77,10 +77,8 @@ export async function checkDeviceSignature(access: AccessContext, input: Readonl
   if (typeof publicKey !== 'string' || typeof input.signature !== 'string') {
     throw new SignatureError(`a span from device ${String(deviceId)} must be signed by the device (publicKey and signature)`, { field: 'signature' });
   }
-  const device = await access.db.withLedger(async (tx) => {
-    const [row] = await tx.query(`select ${SPAN_COLUMNS_SQL} from ledger.universal_registry r where r.id::text = $1 order by r.seq desc limit 1`, [String(deviceId)]);
-    return row ? spanFromRow(row) : null;
-  });
+  // By primary key, as the ledger role: the device may belong to someone the caller cannot read.
+  const device = await access.db.withLedger((tx) => latestVersion(tx, String(deviceId)));
   const registered = device?.entityType === 'device' ? (device.content as { publicKey?: string } | null)?.publicKey : undefined;
   if (!device || registered !== publicKey) {
     throw new SignatureError(`the key ${publicKey} is not registered for device ${String(deviceId)}; register it with registerDevice first`, { field: 'publicKey' });

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Identity } from '../commons/db/database.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../commons/errors.ts';
-import { appendSpanInSession, getSpan, spanFromRow, type Ledger, type Span } from '../ledger/index.ts';
+import { appendSpanInSession, getSpan, latestVersion, spanFromRow, type Ledger, type Span } from '../ledger/index.ts';
 import { SPAN_COLUMNS_SQL } from '../ledger/span.ts';
 import { isScope } from './scopes.ts';
 
@@ -148,7 +148,7 @@ export async function findToken(access: AccessContext, presented: string): Promi
     const token = spanFromRow(row);
     // The index found it; compare the whole hash in constant time all the same.
     if (!timingSafeEqual(Buffer.from(token.tokenHash ?? '', 'hex'), Buffer.from(hash, 'hex'))) return null;
-    const [appRow] = await tx.query(`select ${SPAN_COLUMNS_SQL} from ledger.universal_registry r where r.id = $1 order by r.seq desc limit 1`, [token.appId]);
-    return appRow ? { token, app: spanFromRow(appRow) } : null;
+    const app = await latestVersion(tx, token.appId ?? '');
+    return app ? { token, app } : null;
   });
 }

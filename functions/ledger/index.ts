@@ -5,7 +5,7 @@ export { cursorOf, decodeCursor, encodeCursor, type Cursor } from './cursor.ts';
 export type { Ledger } from './ledger.ts';
 export { ledgerMigrations } from './migrations.ts';
 export { openLedger } from './open.ts';
-export { getSpan, listSpans, timeline, timelineHead, type Page, type SpanFilter } from './read.ts';
+export { getSpan, isUuid, latestVersion, listSpans, timeline, timelineHead, type Page, type SpanFilter } from './read.ts';
 export { loadOrCreateKeyFile, signerFromSeed, verifyDigestSignature, type Signer } from './signing.ts';
 export { spanFromRow, type JsonValue, type Span, type SpanInput } from './span.ts';
 export { MAX_SPAN_BYTES, validateSpanInput } from './validate.ts';

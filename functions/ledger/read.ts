@@ -29,15 +29,21 @@ export interface Page {
 export const DEFAULT_PAGE = 50;
 export const MAX_PAGE = 500;
 
+export const isUuid = (value: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+
+/** The latest version of `id` that the transaction's role can read (null for a non-UUID). */
+export async function latestVersion(tx: Queryable, id: string): Promise<Span | null> {
+  if (!isUuid(id)) return null;
+  const [row] = await tx.query(`select ${SPAN_COLUMNS_SQL} from ledger.universal_registry r where r.id = $1 order by r.seq desc limit 1`, [id.toLowerCase()]);
+  return row ? spanFromRow(row) : null;
+}
+
 /** The latest version of `id` the caller can read, or the given version. */
 export async function getSpan(ledger: Ledger, identity: Identity | null, id: string, seq?: number | null): Promise<Span | null> {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
-    throw new ValidationError('id', id, 'must be a UUID', 'Send the id as 8-4-4-4-12 hex digits.');
-  }
+  if (!isUuid(id)) throw new ValidationError('id', id, 'must be a UUID', 'Send the id as 8-4-4-4-12 hex digits.');
+  if (seq === undefined || seq === null) return ledger.db.withSession(identity, (tx) => latestVersion(tx, id));
   const rows = await ledger.db.withSession(identity, (tx) =>
-    seq === undefined || seq === null
-      ? tx.query(`select ${SPAN_COLUMNS_SQL} from ledger.universal_registry r where r.id = $1 order by r.seq desc limit 1`, [id.toLowerCase()])
-      : tx.query(`select ${SPAN_COLUMNS_SQL} from ledger.universal_registry r where r.id = $1 and r.seq = $2`, [id.toLowerCase(), seq]),
+    tx.query(`select ${SPAN_COLUMNS_SQL} from ledger.universal_registry r where r.id = $1 and r.seq = $2`, [id.toLowerCase(), seq]),
   );
   return rows[0] ? spanFromRow(rows[0]) : null;
 }

@@ -23,14 +23,10 @@ export interface GraphqlBody {
   errors?: { message: string; errorType: string; errorInfo?: unknown; path?: (string | number)[] | null; locations?: unknown[] }[];
 }
 
-/** The local AppSync server on a fresh test database, listening on a free loopback port. */
+/** The local AppSync server on a fresh test database, with helpers to call it as a client would. */
 export async function startTestApi(): Promise<TestApi> {
-  const ledger = await openTestLedger();
-  const keys = mkdtempSync(join(tmpdir(), 'loglineos-keys-'));
-  const issuer = await openIssuer(join(keys, 'issuer.json'));
   const apiKey = 'da2-testtesttesttesttesttest';
-  const server = await createLocalServer({ ledger, apiKey, issuer, keepAliveMs: 1000 });
-  const url = await server.listen(0);
+  const { server, url, ledger, issuer, close } = await startTestServer({ apiKey, keepAliveMs: 1000 });
   return {
     url,
     apiKey,
@@ -42,11 +38,7 @@ export async function startTestApi(): Promise<TestApi> {
       const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });
       return { status: response.status, body: (await response.json()) as GraphqlBody };
     },
-    async close() {
-      await server.close();
-      await ledger.close();
-      rmSync(keys, { recursive: true, force: true });
-    },
+    close,
   };
 }
 
