@@ -3,14 +3,14 @@ import { watch, type FSWatcher } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createHandler, type Services } from '../functions/api/handler.ts';
+import { DATA_SOURCES } from '../functions/api/data-sources.ts';
 import { PUBLISH_SPAN_MUTATION } from '../functions/commons/appsync-publisher.ts';
 import type { SpanPublisher } from '../functions/commons/publisher.ts';
-import { LEDGER_OPERATIONS } from '../functions/api/ledger/operations.ts';
 import type { Ledger } from '../functions/ledger/index.ts';
 import { AuthFailure, authenticate, createAuthorizer, type AuthConfig, type Caller, type IamCredential } from './auth.ts';
 import { authorizeToken, createDecisionRecorder } from '../functions/access/authorizer.ts';
 import { lambdaDataSource } from './data-sources.ts';
-import { executeRequest, type ExecutionOutcome, type GraphqlRequest, type LocalApi } from './execute.ts';
+import { executeRequest, type DataSource, type ExecutionOutcome, type GraphqlRequest, type LocalApi } from './execute.ts';
 import type { LocalIssuer } from './issuer.ts';
 import { RESOLVERS_DIR, loadResolvers } from './resolvers.ts';
 import { RealtimeHub } from './realtime.ts';
@@ -36,6 +36,8 @@ export interface LocalServerOptions {
   /** Where the schema and the resolvers are read from (tests point these at copies). */
   readonly schemaDir?: string;
   readonly resolversDir?: string;
+  /** Settings the data sources read (LOGLINEOS_*, REDIS_URL, …); process.env when left out. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface LocalServer {
@@ -54,20 +56,37 @@ export const PUBLISHER: Caller = {
   mode: 'AWS_IAM',
   identity: { accountId: 'local', userArn: 'arn:aws:iam::local:role/loglineos-writer', username: 'loglineos-writer' },
 };
+/** Every Lambda data source with its services, built once per server (a dev reload keeps them). */
+interface HostedDataSources {
+  readonly handlers: Readonly<Record<string, (event: unknown) => Promise<unknown>>>;
+  close(): Promise<void>;
+}
+
+async function hostDataSources(base: Services): Promise<HostedDataSources> {
+  const handlers: Record<string, (event: unknown) => Promise<unknown>> = {};
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    for (const [name, definition] of Object.entries(DATA_SOURCES)) {
+      const services = await definition.services(base);
+      if (services.close) closers.push(() => services.close!());
+      handlers[name] = createHandler(definition.operations, () => Promise.resolve(services)) as (event: unknown) => Promise<unknown>;
+    }
+  } catch (error) {
+    await Promise.allSettled(closers.map((close) => close()));
+    throw error;
+  }
+  return { handlers, close: async () => void (await Promise.allSettled(closers.map((close) => close()))) };
+}
+
 /** Builds what the API runs from the files: the schema, every resolver, and the data sources. */
-async function buildApi(services: Services, schemaDir: string, resolversDir: string): Promise<LocalApi> {
+async function buildApi(hosted: HostedDataSources, schemaDir: string, resolversDir: string): Promise<LocalApi> {
   const schema = loadSchema(schemaDir);
   const resolvers = await loadResolvers(schema, resolversDir);
-  const ledgerHandler = createHandler(LEDGER_OPERATIONS, () => Promise.resolve(services));
-  return {
-    schema,
-    resolvers,
-    dataSources: {
-      ledger: lambdaDataSource(ledgerHandler as (event: unknown) => Promise<unknown>),
-      none: async (request) => ({ result: (request as { payload?: unknown } | null)?.payload ?? null }),
-    },
-    authorize: createAuthorizer(schema),
+  const dataSources: Record<string, DataSource> = {
+    none: async (request) => ({ result: (request as { payload?: unknown } | null)?.payload ?? null }),
   };
+  for (const [name, handler] of Object.entries(hosted.handlers)) dataSources[name] = lambdaDataSource(handler);
+  return { schema, resolvers, dataSources, authorize: createAuthorizer(schema) };
 }
 
 /**
@@ -87,12 +106,13 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
     // AppSync drops a publish nobody subscribes to; locally the work is skipped before it starts.
     isListening: () => realtime.listensTo('publishSpan'),
   };
-  const services: Services = { ledger: options.ledger, publisher, tokenSecret: options.tokenSecret ?? randomBytes(32) };
+  const services: Services = { ledger: options.ledger, publisher, tokenSecret: options.tokenSecret ?? randomBytes(32), env: options.env ?? process.env };
+  const hosted = await hostDataSources(services);
   // API tokens go through the same authorizer code the Lambda runs, decisions recorded alike.
   const access = { ...options.ledger, tokenSecret: services.tokenSecret };
   const recordDecision = createDecisionRecorder(access);
   const auth: AuthConfig = { ...options, authorizer: (token) => authorizeToken(access, token, recordDecision) };
-  let api: Promise<LocalApi> = buildApi(services, schemaDir, resolversDir);
+  let api: Promise<LocalApi> = buildApi(hosted, schemaDir, resolversDir);
   await api;
   const realtime = new RealtimeHub(() => api, auth, options.keepAliveMs ? { keepAliveMs: options.keepAliveMs } : {});
   const afterMutation = (outcome: ExecutionOutcome) => {
@@ -107,7 +127,7 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
   const watchers: FSWatcher[] = [];
   if (options.dev) {
     const reload = () => {
-      api = buildApi(services, schemaDir, resolversDir);
+      api = buildApi(hosted, schemaDir, resolversDir);
       api.then(
         () => console.log('reloaded schema and resolvers'),
         (error: unknown) => console.error(`reload failed: ${error instanceof Error ? error.message : String(error)}`),
@@ -193,6 +213,7 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
           return new Promise<void>((resolve) => target.close(() => resolve()));
         }),
       );
+      await hosted.close();
     },
   };
 }

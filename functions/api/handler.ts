@@ -3,22 +3,35 @@ import { LogLineError } from '../commons/errors.ts';
 import type { SpanPublisher } from '../commons/publisher.ts';
 import type { Ledger } from '../ledger/index.ts';
 
-/** What an operation may use; made once per container (or by the local server) and shared. */
+/** What every operation may use; made once per container (or by the local server) and shared. */
 export interface Services {
   readonly ledger: Ledger;
   readonly publisher: SpanPublisher;
   /** Keys API token hashes (apps and access). */
   readonly tokenSecret: Buffer;
+  /** Where a data source reads its settings (process.env on Lambda; the local server may pass its own). */
+  readonly env: NodeJS.ProcessEnv;
 }
 
-type Operation = (event: AppSyncEvent<unknown>, services: Services) => Promise<unknown>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each operation types its own arguments
+export type Operation<S extends Services = Services> = (event: AppSyncEvent<any>, services: S) => Promise<unknown>;
+export type Operations<S extends Services = Services> = Readonly<Record<string, Operation<S>>>;
+
+/**
+ * A Lambda data source: the fields it serves, by schema coordinate, and what they use beyond the
+ * shared services (a sandbox pool, a cache, a model client), built once and closed with the server.
+ */
+export interface DataSourceDefinition<S extends Services = Services> {
+  readonly operations: Operations<S>;
+  readonly services: (base: Services) => Promise<S & { close?(): Promise<void> }>;
+}
 
 /**
  * A Lambda handler for one data source: finds the operation by the event's schema coordinate and
  * runs it. Errors the domain raises for clients keep their `name` (AppSync's errorType); anything
  * else is logged with a correlation id and replaced by a masked InternalError.
  */
-export function createHandler(operations: Readonly<Record<string, Operation>>, services: () => Promise<Services>) {
+export function createHandler<S extends Services>(operations: Operations<S>, services: () => Promise<S>) {
   return async function handler(event: AppSyncEvent<unknown>): Promise<unknown> {
     const coordinate = coordinateOf(event);
     const operation = operations[coordinate];

@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isObjectType } from 'graphql';
 import { describe, expect, test } from 'vitest';
-import { LEDGER_OPERATIONS } from '../../functions/api/ledger/operations.ts';
+import { DATA_SOURCES } from '../../functions/api/data-sources.ts';
 import { COLUMNS, camelCase } from '../../functions/ledger/index.ts';
 import { discoverResolvers } from '../../local/resolvers.ts';
 import { loadSchema } from '../../local/schema.ts';
@@ -21,9 +22,19 @@ describe('resolvers are wired by their file names', () => {
     expect(roots.filter((coordinate) => !covered.has(coordinate))).toEqual([]);
   });
 
-  test('the ledger data source serves exactly the fields whose resolvers name it', () => {
-    const ledgerFields = discoverResolvers(schema).filter((r) => r.dataSource === 'ledger').map((r) => r.coordinate).sort();
-    expect(Object.keys(LEDGER_OPERATIONS).sort()).toEqual(ledgerFields);
+  test('each Lambda data source serves exactly the fields whose resolvers name it', () => {
+    const named = new Set(discoverResolvers(schema).map((r) => r.dataSource).filter((name) => name !== 'none'));
+    expect([...named].sort()).toEqual(Object.keys(DATA_SOURCES).sort());
+    for (const [name, definition] of Object.entries(DATA_SOURCES)) {
+      const fields = discoverResolvers(schema).filter((r) => r.dataSource === name).map((r) => r.coordinate).sort();
+      expect({ name, fields: Object.keys(definition.operations).sort() }).toEqual({ name, fields });
+    }
+  });
+
+  test('each Lambda data source has its Lambda entry, as infra bundles it', () => {
+    for (const name of Object.keys(DATA_SOURCES)) {
+      expect(existsSync(fileURLToPath(new URL(`../../functions/api/${name}.handler.ts`, import.meta.url))), name).toBe(true);
+    }
   });
 
   test('a file naming a field the schema lacks fails loudly', () => {

@@ -1,5 +1,4 @@
-import type { AppSyncEvent } from '../../commons/appsync.ts';
-import type { Services } from '../handler.ts';
+import type { Operations } from '../handler.ts';
 import appendSpan from './Mutation.appendSpan.ts';
 import registerDevice from './Mutation.registerDevice.ts';
 import revokeDevice from './Mutation.revokeDevice.ts';
@@ -19,14 +18,11 @@ import timelineHead from './Query.timelineHead.ts';
 import verifyLedger from './Query.verifyLedger.ts';
 import verifySpan from './Query.verifySpan.ts';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each operation types its own arguments
-type Operation = (event: AppSyncEvent<any>, services: Services) => Promise<unknown>;
-
 /**
  * The fields the `ledger` data source serves, by schema coordinate (the same names as their files
  * here and in resolvers/). A test checks this list against the resolvers that name this data source.
  */
-export const LEDGER_OPERATIONS: Readonly<Record<string, Operation>> = {
+export const LEDGER_OPERATIONS: Operations = {
   'Query.span': span,
   'Query.spans': spans,
   'Query.timeline': timeline,

@@ -1,0 +1,34 @@
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { createAppSyncPublisher } from '../commons/appsync-publisher.ts';
+import { noPublisher, type SpanPublisher } from '../commons/publisher.ts';
+import { currentLedger, currentTokenSecret } from '../commons/runtime.ts';
+import { createHandler, type DataSourceDefinition, type Services } from './handler.ts';
+
+// Made once per container. Without APPSYNC_GRAPHQL_URL (tests, tools) nothing is published live;
+// subscribers still find every span through timeline(after: cursor).
+const publisher: SpanPublisher = process.env.APPSYNC_GRAPHQL_URL
+  ? createAppSyncPublisher({ graphqlUrl: process.env.APPSYNC_GRAPHQL_URL, region: process.env.AWS_REGION ?? 'us-east-1', credentials: defaultProvider() })
+  : noPublisher;
+
+/** The shared services of this container, built on first use and kept warm. */
+export async function containerServices(): Promise<Services> {
+  return { ledger: await currentLedger(), publisher, tokenSecret: await currentTokenSecret(), env: process.env };
+}
+
+/**
+ * The Lambda handler of one data source: its services are built once per container (a failed build
+ * is retried by the next invocation) and every event is dispatched by schema coordinate.
+ */
+export function lambdaEntry<S extends Services>(definition: DataSourceDefinition<S>) {
+  let services: Promise<S> | undefined;
+  const current = () => {
+    services ??= containerServices()
+      .then(definition.services)
+      .catch((error: unknown) => {
+        services = undefined;
+        throw error;
+      });
+    return services;
+  };
+  return createHandler(definition.operations, current);
+}
