@@ -1,3 +1,4 @@
+import { SEEDS } from '../functions/deploy/seeds.ts';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../functions/commons/config.ts';
@@ -55,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const config = loadConfig();
-  const ledger = await openLedger(config);
+  const ledger = await openLedger(config, SEEDS);
   try {
     const where = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`;
     if (command === 'migrate') {
@@ -88,7 +89,7 @@ async function serve(portText: string, tlsPortText: string, dev: boolean): Promi
     }
   }
   const config = loadConfig();
-  const ledger = await openLedger(config);
+  const ledger = await openLedger(config, SEEDS);
   const apiKey = await loadOrCreateApiKey(apiKeyFile(config));
   const issuer = await openIssuer(issuerKeyFile(config));
   const server = await createLocalServer({ ledger, apiKey, issuer, dev });

@@ -1,3 +1,4 @@
+import { SEEDS } from '../deploy/seeds.ts';
 import { loadAwsConfig, usesAwsSecrets } from './aws-config.ts';
 import { loadConfig, type Config } from './config.ts';
 import { openLedger, type Ledger } from '../ledger/index.ts';
@@ -16,7 +17,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env): Pro
  */
 export function currentLedger(): Promise<Ledger> {
   ledger ??= configFromEnvironment()
-    .then(openLedger)
+    .then((config) => openLedger(config, SEEDS))
     .catch((error: unknown) => {
       ledger = undefined; // let the next invocation try again
       throw error;

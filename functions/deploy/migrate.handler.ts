@@ -1,3 +1,4 @@
+import { SEEDS } from './seeds.ts';
 import { configFromEnvironment } from '../commons/runtime.ts';
 import { openLedger } from '../ledger/index.ts';
 
@@ -21,7 +22,7 @@ const PHYSICAL_ID = 'loglineos-ledger-migrations';
  */
 export async function handler(event: MigrationEvent): Promise<MigrationResult> {
   if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId ?? PHYSICAL_ID, Data: { Applied: '' } };
-  const ledger = await openLedger(await configFromEnvironment());
+  const ledger = await openLedger(await configFromEnvironment(), SEEDS);
   try {
     const applied = ledger.migrated.join(',');
     console.log(JSON.stringify({ level: 'info', message: 'ledger migrated', applied: ledger.migrated }));

@@ -5,6 +5,7 @@ export { cursorOf, decodeCursor, encodeCursor, type Cursor } from './cursor.ts';
 export type { Ledger } from './ledger.ts';
 export { ledgerMigrations } from './migrations.ts';
 export { openLedger } from './open.ts';
+export { applySeeds, SEED_OWNER, type Seed } from './seeds.ts';
 export { getSpan, isUuid, latestVersion, listSpans, timeline, timelineHead, type Page, type SpanFilter } from './read.ts';
 export { loadOrCreateKeyFile, signerFromSeed, verifyDigestSignature, type Signer } from './signing.ts';
 export { spanFromRow, type JsonValue, type Span, type SpanInput } from './span.ts';

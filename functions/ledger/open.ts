@@ -4,19 +4,24 @@ import { migrate } from '../commons/db/migrate.ts';
 import { openPostgres } from '../commons/db/postgres.ts';
 import type { Ledger } from './ledger.ts';
 import { ledgerMigrations } from './migrations.ts';
+import { applySeeds, type Seed } from './seeds.ts';
 import { loadOrCreateKeyFile, signerFromSeed } from './signing.ts';
 
-/** Opens the configured database, applies pending migrations and loads the deployment key. */
-export async function openLedger(config: Config): Promise<Ledger & { readonly migrated: readonly string[] }> {
+/**
+ * Opens the configured database, applies pending migrations, loads the deployment key and applies
+ * the seeds (signed by that key when signing is on).
+ */
+export async function openLedger(config: Config, seeds: readonly Seed[] = []): Promise<Ledger & { readonly migrated: readonly string[] }> {
   // PGlite is loaded only when it is used, so a Lambda bundle (always PostgreSQL) can leave it out.
   const db: Database = config.databaseUrl
     ? openPostgres({ connectionString: config.databaseUrl, max: config.databasePoolSize })
     : await (await import('../commons/db/pglite.ts')).openPglite({ dataDir: pgliteDir(config) });
   try {
     const report = await migrate(db, ledgerMigrations());
-    if (!config.signing) return { db, migrated: report.applied };
-    const seed = config.signingKeyHex ?? (await loadOrCreateKeyFile(keyFilePath(config)));
-    return { db, signer: signerFromSeed(seed), migrated: report.applied };
+    const key = config.signing ? (config.signingKeyHex ?? (await loadOrCreateKeyFile(keyFilePath(config)))) : undefined;
+    const ledger: Ledger = key ? { db, signer: signerFromSeed(key) } : { db };
+    const seeded = await applySeeds(ledger, seeds);
+    return { ...ledger, migrated: [...report.applied, ...seeded.map((entry) => `seed ${entry}`)] };
   } catch (error) {
     await db.close();
     throw error;

@@ -3,7 +3,10 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { createDatabase, dropDatabase, migrate, openPglite, openPostgres } from '../../functions/commons/db/index.ts';
+import { SEEDS } from '../../functions/deploy/seeds.ts';
 import { ledgerMigrations } from '../../functions/ledger/migrations.ts';
+import { applySeeds } from '../../functions/ledger/seeds.ts';
+import { testSigner } from './signer.ts';
 import { databaseUrl } from './urls.ts';
 
 declare module 'vitest' {
@@ -23,6 +26,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (!url) {
     const db = await openPglite();
     await migrate(db, ledgerMigrations());
+    await applySeeds({ db, signer: testSigner }, SEEDS);
     const dir = resolve('.tmp');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `pglite-template-${process.pid}.tar`);
@@ -37,6 +41,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await createDatabase(url, template);
   const db = openPostgres({ connectionString: databaseUrl(url, template), max: 1 });
   await migrate(db, ledgerMigrations());
+  await applySeeds({ db, signer: testSigner }, SEEDS);
   await db.close();
   project.provide('backend', 'postgres');
   project.provide('template', template);

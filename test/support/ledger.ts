@@ -2,14 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inject } from 'vitest';
 import { createDatabase, dropDatabase, openPglite, openPostgres, type Database, type Identity } from '../../functions/commons/db/index.ts';
-import { signerFromSeed, type Ledger, type Signer } from '../../functions/ledger/index.ts';
+import type { Ledger } from '../../functions/ledger/index.ts';
+import { testSigner } from './signer.ts';
 import { databaseUrl } from './urls.ts';
 
 export const backend = inject('backend');
 
-/** The fixed deployment key of the tests (never used outside them). */
-export const TEST_SEED = '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60';
-export const testSigner: Signer = signerFromSeed(TEST_SEED);
+export { TEST_SEED, testSigner } from './signer.ts';
 
 export interface TestLedger extends Ledger {
   close(): Promise<void>;
