@@ -14,7 +14,7 @@ export interface SandboxLimits {
   readonly memoryBytes: number;
   /** Size of the JSON of the returned value. */
   readonly maxOutputBytes: number;
-  /** How many host calls (`ctx.sql`, `ctx.insertSpan`) one run may make. */
+  /** How many host calls (`ctx.sql`, `ctx.insertSpan`, …) one run may make. */
   readonly maxHostCalls: number;
   /** Size of the JSON of the arguments of one host call. */
   readonly maxHostArgumentBytes: number;
@@ -28,16 +28,17 @@ export const DEFAULT_LIMITS: SandboxLimits = {
   maxHostArgumentBytes: 256 * 1024,
 };
 
+/** One asynchronous capability of the host, called from the guest as `await ctx.<name>(...args)`. */
+export type HostFunction = (...args: JsonValue[]) => Promise<JsonValue>;
+
 /**
- * The asynchronous capabilities the host gives one run, called from the guest as
- * `await ctx.sql(text, params)` and `await ctx.insertSpan(span)`. Arguments and results cross the
- * boundary as JSON. A thrown error reaches the guest as a rejected promise whose message is the
- * error's message (and its `name` as `error.name`), so kernel code can catch it.
+ * The capabilities the host gives one run, each exposed as `ctx.<name>`. The executor always gives
+ * `sql(text, params)` and `insertSpan(span)`; a core kernel may get more (running a function,
+ * calling a model) when the executor grants them. Arguments and results cross the boundary as JSON.
+ * A thrown error reaches the guest as a rejected promise with the error's message and `name`, so
+ * kernel code can catch it.
  */
-export interface HostFunctions {
-  sql(text: string, params: readonly JsonValue[]): Promise<JsonValue>;
-  insertSpan(span: JsonValue): Promise<JsonValue>;
-}
+export type HostFunctions = Readonly<Record<string, HostFunction>>;
 
 /** What the guest sees besides the host functions (`ctx.input`, `ctx.env`). */
 export interface RunRequest {
