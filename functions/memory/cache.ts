@@ -1,0 +1,128 @@
+import { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+
+/** Whose cache entry it is: every key carries the caller's tenant and user. */
+export interface CacheScope {
+  readonly tenantId: string | null;
+  readonly userId: string;
+}
+
+/** A cached value, or only the tenant's epoch to write one under after reading the database. */
+export interface CacheRead<T> {
+  readonly value?: T;
+  /** Undefined when the cache could not be asked: then nothing is written back either. */
+  readonly epoch?: string;
+}
+
+/**
+ * Memory reads and session indexes, cached per tenant and user. Every entry is stamped with its
+ * tenant's epoch as read *before* the database; a write or forget bumps the epoch *after* it commits,
+ * so an entry filled from a snapshot older than a change can never be served after it. A cache that
+ * cannot be reached is skipped: slower, never wrong, never an error.
+ */
+export interface MemoryCache {
+  readonly kind: 'redis' | 'memory';
+  read<T>(scope: CacheScope, key: string): Promise<CacheRead<T>>;
+  write(scope: CacheScope, key: string, value: unknown, epoch: string | undefined, ttlSeconds: number): Promise<void>;
+  /** Called after a committed change in the tenant: every entry of the tenant is stale from now on. */
+  invalidate(tenantId: string | null): Promise<void>;
+  close(): Promise<void>;
+}
+
+const PREFIX = 'llos:mem';
+const tenantPart = (tenantId: string | null) => `t:${encodeURIComponent(tenantId ?? '')}`;
+export const epochKey = (tenantId: string | null) => `${PREFIX}:${tenantPart(tenantId)}:epoch`;
+export const entryKey = (scope: CacheScope, key: string) => `${PREFIX}:${tenantPart(scope.tenantId)}:u:${encodeURIComponent(scope.userId)}:${key}`;
+
+interface Stamped {
+  readonly e: string;
+  readonly v: unknown;
+}
+
+export function memoryLruCache(max = 10_000): MemoryCache {
+  const entries = new LRUCache<string, Stamped>({ max, ttlAutopurge: false });
+  const epochs = new Map<string, number>();
+  return {
+    kind: 'memory',
+    read<T>(scope: CacheScope, key: string) {
+      const epoch = String(epochs.get(epochKey(scope.tenantId)) ?? 0);
+      const entry = entries.get(entryKey(scope, key));
+      return Promise.resolve(entry && entry.e === epoch ? { value: entry.v as T, epoch } : { epoch });
+    },
+    write(scope, key, value, epoch, ttlSeconds) {
+      if (epoch !== undefined) entries.set(entryKey(scope, key), { e: epoch, v: structuredClone(value) }, { ttl: ttlSeconds * 1000 });
+      return Promise.resolve();
+    },
+    invalidate(tenantId) {
+      const k = epochKey(tenantId);
+      epochs.set(k, (epochs.get(k) ?? 0) + 1);
+      return Promise.resolve();
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+export interface RedisCacheOptions {
+  /** Longest wait for one command before the cache is skipped. */
+  readonly commandTimeoutMs?: number;
+}
+
+export function redisCache(url: string, options: RedisCacheOptions = {}): MemoryCache {
+  const redis = new Redis(url, {
+    // A command sent while disconnected fails at once instead of queueing: the caller goes to the database.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: options.commandTimeoutMs ?? 300,
+    connectTimeout: 1000,
+    lazyConnect: false,
+    retryStrategy: () => 1000,
+  });
+  let down = false;
+  const failed = (error: unknown) => {
+    if (!down) {
+      down = true;
+      // The message only: never keys or values, which could name a tenant's data.
+      console.warn(JSON.stringify({ level: 'warn', message: 'memory cache unreachable; reading the database instead', error: error instanceof Error ? error.message : String(error) }));
+    }
+  };
+  redis.on('error', failed);
+  redis.on('ready', () => {
+    down = false;
+  });
+  return {
+    kind: 'redis',
+    async read<T>(scope: CacheScope, key: string): Promise<CacheRead<T>> {
+      try {
+        const [epoch, raw] = await redis.mget(epochKey(scope.tenantId), entryKey(scope, key));
+        const current = epoch ?? '0';
+        if (raw) {
+          const entry = JSON.parse(raw) as Stamped;
+          if (entry.e === current) return { value: entry.v as T, epoch: current };
+        }
+        return { epoch: current };
+      } catch (error) {
+        failed(error);
+        return {};
+      }
+    },
+    async write(scope, key, value, epoch, ttlSeconds) {
+      if (epoch === undefined) return;
+      try {
+        await redis.set(entryKey(scope, key), JSON.stringify({ e: epoch, v: value }), 'EX', ttlSeconds);
+      } catch (error) {
+        failed(error);
+      }
+    },
+    async invalidate(tenantId) {
+      try {
+        await redis.incr(epochKey(tenantId));
+      } catch (error) {
+        failed(error);
+      }
+    },
+    async close() {
+      redis.disconnect();
+      await Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,184 @@
+import type { Identity, Queryable } from '../commons/db/index.ts';
+import { ForbiddenError, NotFoundError, ValidationError } from '../commons/errors.ts';
+import { publishCommitted } from '../commons/publisher.ts';
+import { appendSpanInSession, isUuid, spanFromRow, type Span } from '../ledger/index.ts';
+import { toMemoryView } from './content.ts';
+import { dropIndexRow, readMemories, readMemory, sessionMemoryIds } from './store.ts';
+import { SESSION_TTL_SECONDS, type MemoryServices, type MemoryView } from './types.ts';
+import { auditInput } from './upsert.ts';
+
+const REVIEWER_GROUPS = ['reviewer', 'admin'];
+
+interface CachedMemory {
+  readonly span: Span;
+  /** Base64 of the key salt (never key material or content). */
+  readonly salt: string | null;
+}
+
+const isLive = (span: Span, now = Date.now()) => !span.isDeleted && (span.expiresAt === null || Date.parse(span.expiresAt) > now);
+
+function requireId(id: string): string {
+  if (!isUuid(id)) throw new ValidationError('id', id, 'must be a UUID', 'Send the memory id (8-4-4-4-12 hex digits).');
+  return id.toLowerCase();
+}
+
+function requireCaller(identity: Identity | null): Identity {
+  if (!identity) throw new ForbiddenError('memories need a signed-in caller', { fix: 'Call with a user token.' });
+  return identity;
+}
+
+/**
+ * One memory as the caller may see it, or null (none, not theirs to read, forgotten or expired).
+ * Cached per tenant and user as stored (ciphertext stays ciphertext); memories of other tenants
+ * (public ones) are not cached, since their tenant's changes could not invalidate this caller's key.
+ */
+export async function getMemory(services: MemoryServices, identity: Identity | null, id: string): Promise<MemoryView | null> {
+  const caller = requireCaller(identity);
+  const memoryId = requireId(id);
+  const { cache, cacheSeconds, keys } = services.memory;
+  const cached = await cache.read<CachedMemory | null>(caller, `m:${memoryId}`);
+  let entry = cached.value;
+  if (entry === undefined) {
+    const found = await services.ledger.db.withSession(caller, (tx) => readMemory(tx, memoryId));
+    entry = found ? { span: found.span, salt: found.salt?.toString('base64') ?? null } : null;
+    if (entry && entry.span.tenantId === caller.tenantId) await cache.write(caller, `m:${memoryId}`, entry, cached.epoch, cacheSeconds);
+  }
+  if (!entry || !isLive(entry.span)) return null;
+  return toMemoryView(keys, entry.span, entry.salt === null ? null : Buffer.from(entry.salt, 'base64'), caller.userId);
+}
+
+/** The caller's live memories of one session, through the cached session index (24 h). */
+export async function sessionMemories(services: MemoryServices, identity: Identity | null, sessionId: string): Promise<MemoryView[]> {
+  const caller = requireCaller(identity);
+  if (typeof sessionId !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(sessionId)) {
+    throw new ValidationError('sessionId', sessionId, 'must be 1 to 128 letters, digits, ., _, : or -', 'Send the session id you remembered with.');
+  }
+  const { cache } = services.memory;
+  const cached = await cache.read<string[]>(caller, `s:${sessionId}`);
+  let ids = cached.value;
+  if (ids === undefined) {
+    ids = await services.ledger.db.withSession(caller, (tx) => sessionMemoryIds(tx, sessionId));
+    await cache.write(caller, `s:${sessionId}`, ids, cached.epoch, SESSION_TTL_SECONDS);
+  }
+  const views = await Promise.all(ids.map((id) => getMemory(services, caller, id)));
+  return views.filter((view): view is MemoryView => view !== null);
+}
+
+/**
+ * Forgets a memory of the caller's: a redaction version (is_deleted, content dropped) and the index
+ * row deleted (text vector, embedding and the salt of its key: older versions' ciphertext can no
+ * longer be opened), with an audit span, in one transaction.
+ */
+export async function forgetMemory(services: MemoryServices, identity: Identity | null, id: string): Promise<MemoryView> {
+  const caller = requireCaller(identity);
+  const memoryId = requireId(id);
+  const { forgotten, spans } = await services.ledger.db.withSession(caller, async (tx) => {
+    const found = await readMemory(tx, memoryId);
+    if (!found) throw new NotFoundError(`memory ${memoryId} does not exist or you cannot read it.`, { id: memoryId });
+    if (found.span.ownerId !== caller.userId) throw new ForbiddenError(`memory ${memoryId} belongs to another user; only its owner can forget it.`, { id: memoryId });
+    if (found.span.isDeleted) return { forgotten: found.span, spans: [] };
+    const written = await redact(services, tx, caller, found.span, 'forgot', 'memory');
+    return { forgotten: written[0]!, spans: written };
+  });
+  await afterChange(services, forgotten.tenantId, spans);
+  return toMemoryView(services.memory.keys, forgotten, null, caller.userId);
+}
+
+/** Forgets every live memory of one of the caller's sessions; returns their ids. */
+export async function forgetSession(services: MemoryServices, identity: Identity | null, sessionId: string): Promise<string[]> {
+  const caller = requireCaller(identity);
+  if (typeof sessionId !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(sessionId)) {
+    throw new ValidationError('sessionId', sessionId, 'must be 1 to 128 letters, digits, ., _, : or -', 'Send the session id you remembered with.');
+  }
+  const { ids, spans } = await services.ledger.db.withSession(caller, async (tx) => {
+    const ids = await sessionMemoryIds(tx, sessionId);
+    const spans: Span[] = [];
+    for (const { span } of await readMemories(tx, ids)) spans.push(...(await redact(services, tx, caller, span, 'forgot', 'memory', { sessionForgotten: sessionId })));
+    return { ids, spans };
+  });
+  await afterChange(services, caller.tenantId, spans);
+  return ids;
+}
+
+/** Temporary → permanent, by a member of the reviewer or admin group who can read the memory. */
+export async function promoteMemory(services: MemoryServices, identity: Identity | null, id: string): Promise<MemoryView> {
+  const caller = requireCaller(identity);
+  const memoryId = requireId(id);
+  if (!caller.groups?.some((group) => REVIEWER_GROUPS.includes(group))) {
+    throw new ForbiddenError('promoting a memory needs the reviewer or admin group', { fix: 'Ask an administrator to add you to the reviewer group.' });
+  }
+  const found = await services.ledger.db.withSession(caller, (tx) => readMemory(tx, memoryId));
+  if (!found || !isLive(found.span)) throw new NotFoundError(`memory ${memoryId} does not exist, is forgotten or expired, or you cannot read it.`, { id: memoryId });
+  if (found.span.layer !== 'temporary') {
+    throw new ValidationError('id', memoryId, `is a ${String(found.span.layer)} memory; only temporary memories are promoted`, 'Promote a temporary memory.');
+  }
+  // The new version is the owner's (a span keeps its owner); who did it is the reviewer.
+  const owner: Identity = { userId: found.span.ownerId, tenantId: found.span.tenantId };
+  const { span, spans } = await services.ledger.db.withSession(owner, async (tx) => {
+    const { prevHash, currHash, signature, publicKey, sigAlg, sigKeyId, chainKey, chainSeq, chainHash, position, txId, recordedAt, ...rest } = found.span;
+    void [prevHash, currHash, signature, publicKey, sigAlg, sigKeyId, chainKey, chainSeq, chainHash, position, txId, recordedAt];
+    const promoted = await appendSpanInSession(tx, owner, { ...rest, seq: found.span.seq + 1, at: new Date().toISOString(), who: `user:${caller.userId}`, did: 'promoted', layer: 'permanent', ttlSeconds: null, expiresAt: null }, services.ledger.signer);
+    const audit = await appendSpanInSession(tx, owner, auditInput(promoted, 'promoted', { reviewer: caller.userId, from: 'temporary', to: 'permanent' }, `user:${caller.userId}`), services.ledger.signer);
+    return { span: promoted, spans: [promoted, audit] };
+  });
+  await afterChange(services, span.tenantId, spans);
+  return toMemoryView(services.memory.keys, span, found.salt, caller.userId);
+}
+
+/**
+ * Forgets memories whose TTL has passed (reads already hide them; this drops their content and
+ * index rows). Runs as the ledger role to find them and as each owner to redact. Returns how many.
+ */
+export async function reapExpiredMemories(services: MemoryServices, limit = 500): Promise<number> {
+  const rows = await services.ledger.db.withLedger((tx) =>
+    tx.query(
+      `select l.* from (select distinct on (r.id) r.* from ledger.universal_registry r
+          where r.entity_type = 'memory' and r.id in (select e.id from ledger.universal_registry e
+            where e.entity_type = 'memory' and e.expires_at <= now() limit $1 * 4)
+          order by r.id, r.seq desc) l
+        where not l.is_deleted and l.expires_at <= now() limit $1`,
+      [limit],
+    ),
+  );
+  let reaped = 0;
+  for (const row of rows) {
+    const expired = spanFromRow(row);
+    const owner: Identity = { userId: expired.ownerId, tenantId: expired.tenantId };
+    const spans = await services.ledger.db.withSession(owner, (tx) => redact(services, tx, owner, expired, 'expired', 'memory:reaper'));
+    await afterChange(services, expired.tenantId, spans);
+    reaped += 1;
+  }
+  return reaped;
+}
+
+async function redact(services: MemoryServices, tx: Queryable, identity: Identity, span: Span, action: string, who: string, details: Record<string, unknown> = {}): Promise<Span[]> {
+  const redacted = await appendSpanInSession(
+    tx,
+    identity,
+    {
+      id: span.id,
+      seq: span.seq + 1,
+      entityType: 'memory',
+      who,
+      did: action,
+      this: span.this,
+      visibility: span.visibility,
+      status: 'forgotten',
+      isDeleted: true,
+      layer: span.layer,
+      memoryType: span.memoryType,
+      sensitivity: span.sensitivity,
+      sessionId: span.sessionId,
+      tags: span.tags,
+    },
+    services.ledger.signer,
+  );
+  await dropIndexRow(tx, span.id);
+  const audit = await appendSpanInSession(tx, identity, auditInput(redacted, action, details, who), services.ledger.signer);
+  return [redacted, audit];
+}
+
+async function afterChange(services: MemoryServices, tenantId: string | null, spans: readonly Span[]): Promise<void> {
+  await services.memory.cache.invalidate(tenantId);
+  for (const span of spans) await publishCommitted(services.publisher, span);
+}
