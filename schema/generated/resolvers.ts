@@ -113,12 +113,170 @@ export type IssuedToken = {
   token: Scalars['String']['output'];
 };
 
+export type KernelInput = {
+  /** For a client-signed kernel: the span's time, key and signature (docs/kernels.md shows the span to sign). */
+  at?: InputMaybe<Scalars['AWSDateTime']['input']>;
+  /** JavaScript that sets globalThis.default = async function main(ctx) { … }. */
+  code: Scalars['String']['input'];
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** A new version of one of your kernels; left out for a new kernel. */
+  id?: InputMaybe<Scalars['ID']['input']>;
+  metadata?: InputMaybe<Scalars['AWSJSON']['input']>;
+  /** lowercase, digits and _; the token scope is kernel:<name>:invoke. */
+  name: Scalars['String']['input'];
+  publicKey?: InputMaybe<Scalars['String']['input']>;
+  signature?: InputMaybe<Scalars['String']['input']>;
+  status?: InputMaybe<Scalars['String']['input']>;
+  visibility?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** The kernel manifest's settings (the manifest span's metadata). */
+export type KernelManifest = {
+  __typename?: 'KernelManifest';
+  allowedBootIds: Array<Scalars['ID']['output']>;
+  id: Scalars['ID']['output'];
+  /** Kernel name to id, as JSON. */
+  kernels: Scalars['AWSJSON']['output'];
+  overridePubkeyHex?: Maybe<Scalars['String']['output']>;
+  perTenantDailyExecLimit: Scalars['Int']['output'];
+  seq: Scalars['Int']['output'];
+  signaturesRequired: Scalars['Boolean']['output'];
+  slowMs: Scalars['Int']['output'];
+  span: Span;
+  timeoutMs: Scalars['Int']['output'];
+};
+
+export type KernelManifestInput = {
+  allowedBootIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+  /** Kernel name to id, as JSON. */
+  kernels?: InputMaybe<Scalars['AWSJSON']['input']>;
+  overridePubkeyHex?: InputMaybe<Scalars['String']['input']>;
+  perTenantDailyExecLimit?: InputMaybe<Scalars['Int']['input']>;
+  signaturesRequired?: InputMaybe<Scalars['Boolean']['input']>;
+  slowMs?: InputMaybe<Scalars['Int']['input']>;
+  timeoutMs?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** The outcome of one kernel run. Refusals (KernelNotFound, KernelNotAllowed, KernelHashMismatch, KernelSignatureInvalid, KernelBusy, QuotaExceeded) are errors with that errorType. */
+export type KernelRun = {
+  __typename?: 'KernelRun';
+  /** The boot_event, for bootKernel. */
+  bootEvent?: Maybe<Span>;
+  durationMs?: Maybe<Scalars['Int']['output']>;
+  /** { code, message }: KernelError, Timeout, MemoryLimit, StackOverflow, OutputTooLarge, HostCallLimit, SandboxFailure, … */
+  error?: Maybe<Scalars['AWSJSON']['output']>;
+  /** The execution span (parent: the kernel). */
+  execution?: Maybe<Span>;
+  output?: Maybe<Scalars['AWSJSON']['output']>;
+  /** complete or error (the kernel failed or hit a limit; see error). */
+  status: Scalars['String']['output'];
+  traceId: Scalars['String']['output'];
+};
+
+/** A memory (a memory span, latest version) as its reader sees it. */
+export type Memory = {
+  __typename?: 'Memory';
+  at: Scalars['AWSDateTime']['output'];
+  /** The content as JSON; null when it cannot be read in clear (forgotten). */
+  content?: Maybe<Scalars['AWSJSON']['output']>;
+  encrypted: Scalars['Boolean']['output'];
+  expiresAt?: Maybe<Scalars['AWSDateTime']['output']>;
+  id: Scalars['ID']['output'];
+  /** session | temporary | permanent | shared | local */
+  layer: Scalars['String']['output'];
+  ownerId: Scalars['String']['output'];
+  /** Up to 200 characters of the text; [encrypted] for secret and pii to anyone but the owner. */
+  preview: Scalars['String']['output'];
+  schemaId?: Maybe<Scalars['ID']['output']>;
+  /** public | internal | secret | pii (secret and pii are stored encrypted) */
+  sensitivity: Scalars['String']['output'];
+  seq: Scalars['Int']['output'];
+  sessionId?: Maybe<Scalars['String']['output']>;
+  /** active, or forgotten */
+  status: Scalars['String']['output'];
+  tags: Array<Scalars['String']['output']>;
+  tenantId?: Maybe<Scalars['String']['output']>;
+  ttlSeconds?: Maybe<Scalars['Int']['output']>;
+  /** note | fact | profile | preference | relationship | plan | action | other */
+  type: Scalars['String']['output'];
+  visibility: Scalars['String']['output'];
+};
+
+/** One search result. */
+export type MemoryHit = {
+  __typename?: 'MemoryHit';
+  at: Scalars['AWSDateTime']['output'];
+  content?: Maybe<Scalars['AWSJSON']['output']>;
+  layer: Scalars['String']['output'];
+  ownerId: Scalars['String']['output'];
+  preview: Scalars['String']['output'];
+  /** session | private | tenant | public */
+  scope: Scalars['String']['output'];
+  score: Scalars['Float']['output'];
+  sensitivity: Scalars['String']['output'];
+  seq: Scalars['Int']['output'];
+  sessionId?: Maybe<Scalars['String']['output']>;
+  spanId: Scalars['ID']['output'];
+  tags: Array<Scalars['String']['output']>;
+  type: Scalars['String']['output'];
+};
+
+export type MemoryInput = {
+  /** on | session-only | off; with the header too, the stricter applies. */
+  consent?: InputMaybe<Scalars['String']['input']>;
+  /** What to remember: a JSON string, or an object (its `text` field is what search reads). */
+  content: Scalars['AWSJSON']['input'];
+  /** Embed secret or pii text too (off: such memories are found by tags and reads only). */
+  embedSensitive?: InputMaybe<Scalars['Boolean']['input']>;
+  /** A vector from the configured model (default 1536 numbers); computed when left out. */
+  embedding?: InputMaybe<Array<Scalars['Float']['input']>>;
+  /** Your memory's id for a new version of it; leave out for a new memory. */
+  id?: InputMaybe<Scalars['ID']['input']>;
+  /** Default temporary (session under session-only consent). */
+  layer?: InputMaybe<Scalars['String']['input']>;
+  /** A memory_contract span whose JSON schema the content must match. */
+  schemaId?: InputMaybe<Scalars['ID']['input']>;
+  /** Default internal. */
+  sensitivity?: InputMaybe<Scalars['String']['input']>;
+  /** Default: the X-LogLine-Session header. */
+  sessionId?: InputMaybe<Scalars['String']['input']>;
+  tags?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** Seconds until it expires (60 to 366 days); session memories last 24 h at most. */
+  ttlSeconds?: InputMaybe<Scalars['Int']['input']>;
+  /** Default note. */
+  type?: InputMaybe<Scalars['String']['input']>;
+  /** private (default; tenant for layer shared) | tenant | public (not for secret or pii). */
+  visibility?: InputMaybe<Scalars['String']['input']>;
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
   /** Appends one span as the signed-in caller. Retrying the same (id, seq) returns the stored span. */
   appendSpan: Span;
+  /** Runs a kernel through stage-0: manifest allow-list, hash and signature checks, boot_event, then the run. */
+  bootKernel: KernelRun;
+  /** Builds a variant's system prompt (blocks by priority, variables filled) and records a prompt_build span. Same inputs, same compiledHash. */
+  buildPrompt: PromptBuild;
+  /** Defines a prompt block (text with {{var}} placeholders); with an id, a new version (seq) of that block. */
+  createPromptBlock: PromptBlock;
+  /** Defines a prompt variant, family@version, from blocks and default variables; with an id, a new version (seq) of it. */
+  createPromptVariant: PromptVariant;
+  /** Defines a kernel (a function span whose code sets globalThis.default), or a new version of yours (same id). May be client-signed. */
+  defineKernel: Span;
+  /** Runs a variant against evaluation fixtures (a prompt_eval span's, or the defaults) and records a prompt_eval_result span. */
+  evaluatePrompt: PromptEvaluation;
+  /** Forgets your memory: a redaction version; its content can no longer be read or found. */
+  forgetMemory: Memory;
+  /** Forgets every memory of one of your sessions; returns their ids. */
+  forgetSession: Array<Scalars['ID']['output']>;
   /** A new token for an app you own, within its granted scopes; shown once. */
   issueToken: IssuedToken;
+  /** Makes a temporary memory permanent (reviewer or admin group). */
+  promoteMemory: Memory;
+  /** Publishes a new manifest version (admin group only); fields left out keep their current value. */
+  publishManifest: KernelManifest;
+  /** Internal: the prompts function publishes each chunk and the final event of a run. */
+  publishPromptRunEvent?: Maybe<PromptRunEvent>;
   /** Internal: the ledger's writers publish each committed span to the live timeline. */
   publishSpan?: Maybe<SpanEvent>;
   /** Registers an app: its grant, and a first API token shown once in the answer. */
@@ -132,8 +290,25 @@ export type Mutation = {
   revokeToken: ApiToken;
   /** A new token with the same scopes; the old one is revoked. */
   rotateToken: IssuedToken;
+  /** Runs a kernel now as you (quota, lock, sandbox, execution span); at most the manifest's timeout. */
+  runKernel: KernelRun;
+  /**
+   * Starts a prompt run and returns its id at once; the answer streams to onPromptRun(runId) and is
+   * recorded as the prompt_run span with that id. Subscribe first with your own runId to miss nothing.
+   */
+  runPrompt: PromptRunStart;
+  /** Schedules a run and returns its request span at once; the execution and the completed request arrive on the timeline. */
+  scheduleKernel: Span;
+  /** Scores a family's variants over their recent runs (SPEC bandit) and records the winner, which runs by family then use. */
+  selectVariant: PromptVariantSelection;
   /** A new version of the app; scopes may shrink, not widen. */
   updateApp: App;
+  /**
+   * Remembers something, with consent from the X-LogLine-Memory header (on | session-only | off) or the
+   * input's consent (the stricter applies; neither means off: MemoryDisabled, nothing written). With an
+   * id, a new version of your memory. secret and pii content is stored encrypted.
+   */
+  upsertMemory: Memory;
 };
 
 
@@ -142,10 +317,68 @@ export type MutationAppendSpanArgs = {
 };
 
 
+export type MutationBootKernelArgs = {
+  id: Scalars['ID']['input'];
+  input?: InputMaybe<Scalars['AWSJSON']['input']>;
+};
+
+
+export type MutationBuildPromptArgs = {
+  variables?: InputMaybe<Scalars['AWSJSON']['input']>;
+  variantId: Scalars['ID']['input'];
+};
+
+
+export type MutationCreatePromptBlockArgs = {
+  input: PromptBlockInput;
+};
+
+
+export type MutationCreatePromptVariantArgs = {
+  input: PromptVariantInput;
+};
+
+
+export type MutationDefineKernelArgs = {
+  input: KernelInput;
+};
+
+
+export type MutationEvaluatePromptArgs = {
+  evalId?: InputMaybe<Scalars['ID']['input']>;
+  variantId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+export type MutationForgetMemoryArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationForgetSessionArgs = {
+  sessionId: Scalars['String']['input'];
+};
+
+
 export type MutationIssueTokenArgs = {
   appId: Scalars['ID']['input'];
   scopes: Array<Scalars['String']['input']>;
   ttlSeconds?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type MutationPromoteMemoryArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationPublishManifestArgs = {
+  input: KernelManifestInput;
+};
+
+
+export type MutationPublishPromptRunEventArgs = {
+  event: PromptRunEventInput;
 };
 
 
@@ -186,9 +419,37 @@ export type MutationRotateTokenArgs = {
 };
 
 
+export type MutationRunKernelArgs = {
+  id: Scalars['ID']['input'];
+  input?: InputMaybe<Scalars['AWSJSON']['input']>;
+};
+
+
+export type MutationRunPromptArgs = {
+  input: RunPromptInput;
+};
+
+
+export type MutationScheduleKernelArgs = {
+  id: Scalars['ID']['input'];
+  input?: InputMaybe<Scalars['AWSJSON']['input']>;
+};
+
+
+export type MutationSelectVariantArgs = {
+  family: Scalars['String']['input'];
+  windowDays?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
 export type MutationUpdateAppArgs = {
   id: Scalars['ID']['input'];
   input: AppInput;
+};
+
+
+export type MutationUpsertMemoryArgs = {
+  input: MemoryInput;
 };
 
 export type PageInfo = {
@@ -197,11 +458,189 @@ export type PageInfo = {
   hasNextPage: Scalars['Boolean']['output'];
 };
 
+/** A prompt block (a prompt_block span): text with {{var}} placeholders and a priority. */
+export type PromptBlock = {
+  __typename?: 'PromptBlock';
+  at: Scalars['AWSDateTime']['output'];
+  expiresAt?: Maybe<Scalars['AWSDateTime']['output']>;
+  id: Scalars['ID']['output'];
+  name: Scalars['String']['output'];
+  ownerId: Scalars['String']['output'];
+  /** Higher first in the system prompt: doctrine 120, product 100, app 90, task 70. */
+  priority: Scalars['Int']['output'];
+  seq: Scalars['Int']['output'];
+  tags: Array<Scalars['String']['output']>;
+  text: Scalars['String']['output'];
+  /** The placeholders the text uses. */
+  variables: Array<Scalars['String']['output']>;
+  visibility: Scalars['String']['output'];
+};
+
+export type PromptBlockInput = {
+  /** A new version of this block; leave out for a new block. */
+  id?: InputMaybe<Scalars['ID']['input']>;
+  name: Scalars['String']['input'];
+  priority?: InputMaybe<Scalars['Int']['input']>;
+  tags?: InputMaybe<Array<Scalars['String']['input']>>;
+  text: Scalars['String']['input'];
+  ttlSeconds?: InputMaybe<Scalars['Int']['input']>;
+  /** private, tenant (default) or public. */
+  visibility?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type PromptBuild = {
+  __typename?: 'PromptBuild';
+  /** The blocks used, in prompt order. */
+  blockIds: Array<Scalars['ID']['output']>;
+  /** BLAKE3 (hex) of the system prompt. */
+  compiledHash: Scalars['String']['output'];
+  /** Id of the prompt_build span. */
+  id: Scalars['ID']['output'];
+  /** Blocks of the variant left out (deleted, expired or unreadable). */
+  skipped: Array<Scalars['ID']['output']>;
+  system: Scalars['String']['output'];
+  variant: Scalars['String']['output'];
+  variantId: Scalars['ID']['output'];
+};
+
+export type PromptEvaluation = {
+  __typename?: 'PromptEvaluation';
+  evalId?: Maybe<Scalars['ID']['output']>;
+  /** Id of the prompt_eval_result span. */
+  id: Scalars['ID']['output'];
+  passed: Scalars['Int']['output'];
+  results: Array<PromptFixtureResult>;
+  total: Scalars['Int']['output'];
+  variant: Scalars['String']['output'];
+  variantId: Scalars['ID']['output'];
+};
+
+export type PromptFixtureResult = {
+  __typename?: 'PromptFixtureResult';
+  citations: Array<Scalars['String']['output']>;
+  name: Scalars['String']['output'];
+  passed: Scalars['Boolean']['output'];
+  reasons: Array<Scalars['String']['output']>;
+  status: Scalars['String']['output'];
+  text?: Maybe<Scalars['String']['output']>;
+  /** happy, ambiguous, overlong_context, conflicting or tool_unavailable */
+  type: Scalars['String']['output'];
+};
+
+/**
+ * An event of a prompt run. kind is chunk (text), result (the parsed outcome as JSON in result:
+ * status complete, insufficient_evidence or contract_violation, answer, citations, tokens, latency) or
+ * error (JSON in error: code, message). ownerId and tenantId are what the subscription filter matches.
+ */
+export type PromptRunEvent = {
+  __typename?: 'PromptRunEvent';
+  error?: Maybe<Scalars['AWSJSON']['output']>;
+  kind: Scalars['String']['output'];
+  ownerId: Scalars['String']['output'];
+  result?: Maybe<Scalars['AWSJSON']['output']>;
+  runId: Scalars['ID']['output'];
+  seq: Scalars['Int']['output'];
+  tenantId?: Maybe<Scalars['String']['output']>;
+  text?: Maybe<Scalars['String']['output']>;
+};
+
+export type PromptRunEventInput = {
+  error?: InputMaybe<Scalars['AWSJSON']['input']>;
+  kind: Scalars['String']['input'];
+  ownerId: Scalars['String']['input'];
+  result?: InputMaybe<Scalars['AWSJSON']['input']>;
+  runId: Scalars['ID']['input'];
+  seq: Scalars['Int']['input'];
+  tenantId?: InputMaybe<Scalars['String']['input']>;
+  text?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type PromptRunStart = {
+  __typename?: 'PromptRunStart';
+  compiledHash: Scalars['String']['output'];
+  model: Scalars['String']['output'];
+  /** bedrock or offline */
+  provider: Scalars['String']['output'];
+  runId: Scalars['ID']['output'];
+  traceId: Scalars['String']['output'];
+  variant: Scalars['String']['output'];
+  variantId: Scalars['ID']['output'];
+};
+
+/** A prompt variant (a prompt_variant span): family@version, its blocks and default variables. */
+export type PromptVariant = {
+  __typename?: 'PromptVariant';
+  at: Scalars['AWSDateTime']['output'];
+  blockIds: Array<Scalars['ID']['output']>;
+  defaults: Scalars['AWSJSON']['output'];
+  family: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  /** family@version */
+  name: Scalars['String']['output'];
+  ownerId: Scalars['String']['output'];
+  seq: Scalars['Int']['output'];
+  version: Scalars['String']['output'];
+  visibility: Scalars['String']['output'];
+};
+
+export type PromptVariantInput = {
+  blockIds: Array<Scalars['ID']['input']>;
+  /** Default variables, a JSON object of names to text. */
+  defaults?: InputMaybe<Scalars['AWSJSON']['input']>;
+  family: Scalars['String']['input'];
+  /** A new version (seq) of this variant; leave out for a new variant. */
+  id?: InputMaybe<Scalars['ID']['input']>;
+  version: Scalars['String']['input'];
+  visibility?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type PromptVariantScore = {
+  __typename?: 'PromptVariantScore';
+  avgConfidence: Scalars['Float']['output'];
+  errorRate: Scalars['Float']['output'];
+  runs: Scalars['Int']['output'];
+  score: Scalars['Float']['output'];
+  variant: Scalars['String']['output'];
+  variantId: Scalars['ID']['output'];
+};
+
+export type PromptVariantSelection = {
+  __typename?: 'PromptVariantSelection';
+  family: Scalars['String']['output'];
+  /** Id of the prompt_variant_selection span. */
+  id: Scalars['ID']['output'];
+  scores: Array<PromptVariantScore>;
+  windowDays: Scalars['Int']['output'];
+  winner: PromptVariant;
+};
+
 export type Query = {
   __typename?: 'Query';
   app?: Maybe<App>;
   /** Your apps (latest versions). */
   apps: Array<App>;
+  /** A kernel's execution spans that you can read, in timeline order. */
+  executions: SpanConnection;
+  /** A kernel (function span) you can read, latest version. */
+  kernel?: Maybe<Span>;
+  /** Every version of every kernel (function span) you can read, in timeline order. */
+  kernels: SpanConnection;
+  /** The latest kernel manifest (allowed boot ids, quota, timeouts, signature policy). */
+  manifest?: Maybe<KernelManifest>;
+  /** One memory you can read; null when there is none, or it was forgotten or has expired. */
+  memory?: Maybe<Memory>;
+  /** Prompt blocks you can read (latest versions, unexpired), highest priority first; narrowed to blocks with any of the tags. */
+  promptBlocks: Array<PromptBlock>;
+  /** The variants of a prompt family you can read (latest versions), newest first. */
+  promptVariants: Array<PromptVariant>;
+  /**
+   * Your memories for a query, best first: full-text and vector matches fused by reciprocal rank,
+   * weighted by scope (this session 1.0, your own 0.8, your tenant's 0.6, public 0.4), deduplicated,
+   * top-k (default 10). The session is the argument or the X-LogLine-Session header.
+   */
+  searchMemories: Array<MemoryHit>;
+  /** The live memories of one of your sessions, newest first. */
+  sessionMemories: Array<Memory>;
   /** The latest version of a span you can read, or the given version. Null when there is none you can read. */
   span?: Maybe<Span>;
   /** Every version you can read that matches the filter, in timeline order after the cursor. */
@@ -221,6 +660,55 @@ export type Query = {
 
 export type QueryAppArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type QueryExecutionsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  kernelId: Scalars['ID']['input'];
+};
+
+
+export type QueryKernelArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryKernelsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryMemoryArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryPromptBlocksArgs = {
+  tags?: InputMaybe<Array<Scalars['String']['input']>>;
+};
+
+
+export type QueryPromptVariantsArgs = {
+  family: Scalars['String']['input'];
+};
+
+
+export type QuerySearchMemoriesArgs = {
+  embedding?: InputMaybe<Array<Scalars['Float']['input']>>;
+  layers?: InputMaybe<Array<Scalars['String']['input']>>;
+  query: Scalars['String']['input'];
+  sessionId?: InputMaybe<Scalars['String']['input']>;
+  tags?: InputMaybe<Array<Scalars['String']['input']>>;
+  topK?: InputMaybe<Scalars['Int']['input']>;
+  types?: InputMaybe<Array<Scalars['String']['input']>>;
+};
+
+
+export type QuerySessionMemoriesArgs = {
+  sessionId: Scalars['String']['input'];
 };
 
 
@@ -258,6 +746,22 @@ export type QueryVerifyLedgerArgs = {
 export type QueryVerifySpanArgs = {
   id: Scalars['ID']['input'];
   seq?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type RunPromptInput = {
+  family?: InputMaybe<Scalars['String']['input']>;
+  /** A Bedrock model id, or the id of a provider span; the configured model when left out. */
+  model?: InputMaybe<Scalars['String']['input']>;
+  /** Your own UUID for the run, so you can subscribe before it starts. */
+  runId?: InputMaybe<Scalars['ID']['input']>;
+  sessionId?: InputMaybe<Scalars['String']['input']>;
+  traceId?: InputMaybe<Scalars['String']['input']>;
+  /** Search your memories for context (default true). */
+  useMemory?: InputMaybe<Scalars['Boolean']['input']>;
+  userInput: Scalars['String']['input'];
+  variables?: InputMaybe<Scalars['AWSJSON']['input']>;
+  /** The variant to run; or give family to run its current winner. */
+  variantId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 /** One row of the ledger: see docs/columns.md. */
@@ -544,10 +1048,20 @@ export type SpanVerification = {
 export type Subscription = {
   __typename?: 'Subscription';
   /**
+   * One prompt run as it happens: text chunks in seq order, then one result or error event. Only the
+   * run's owner receives them.
+   */
+  onPromptRun?: Maybe<PromptRunEvent>;
+  /**
    * The live timeline: every span you may read, as it commits, narrowed by the arguments. Each event
    * carries its cursor; after a disconnect, read timeline(after: lastCursor) before new events.
    */
   onTimeline?: Maybe<SpanEvent>;
+};
+
+
+export type SubscriptionOnPromptRunArgs = {
+  runId: Scalars['ID']['input'];
 };
 
 
@@ -653,9 +1167,29 @@ export type ResolversTypes = {
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   IssuedToken: ResolverTypeWrapper<IssuedToken>;
+  KernelInput: KernelInput;
+  KernelManifest: ResolverTypeWrapper<KernelManifest>;
+  KernelManifestInput: KernelManifestInput;
+  KernelRun: ResolverTypeWrapper<KernelRun>;
+  Memory: ResolverTypeWrapper<Memory>;
+  MemoryHit: ResolverTypeWrapper<MemoryHit>;
+  MemoryInput: MemoryInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PromptBlock: ResolverTypeWrapper<PromptBlock>;
+  PromptBlockInput: PromptBlockInput;
+  PromptBuild: ResolverTypeWrapper<PromptBuild>;
+  PromptEvaluation: ResolverTypeWrapper<PromptEvaluation>;
+  PromptFixtureResult: ResolverTypeWrapper<PromptFixtureResult>;
+  PromptRunEvent: ResolverTypeWrapper<PromptRunEvent>;
+  PromptRunEventInput: PromptRunEventInput;
+  PromptRunStart: ResolverTypeWrapper<PromptRunStart>;
+  PromptVariant: ResolverTypeWrapper<PromptVariant>;
+  PromptVariantInput: PromptVariantInput;
+  PromptVariantScore: ResolverTypeWrapper<PromptVariantScore>;
+  PromptVariantSelection: ResolverTypeWrapper<PromptVariantSelection>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  RunPromptInput: RunPromptInput;
   Span: ResolverTypeWrapper<Span>;
   SpanConnection: ResolverTypeWrapper<SpanConnection>;
   SpanEdge: ResolverTypeWrapper<SpanEdge>;
@@ -693,9 +1227,29 @@ export type ResolversParentTypes = {
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   IssuedToken: IssuedToken;
+  KernelInput: KernelInput;
+  KernelManifest: KernelManifest;
+  KernelManifestInput: KernelManifestInput;
+  KernelRun: KernelRun;
+  Memory: Memory;
+  MemoryHit: MemoryHit;
+  MemoryInput: MemoryInput;
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
+  PromptBlock: PromptBlock;
+  PromptBlockInput: PromptBlockInput;
+  PromptBuild: PromptBuild;
+  PromptEvaluation: PromptEvaluation;
+  PromptFixtureResult: PromptFixtureResult;
+  PromptRunEvent: PromptRunEvent;
+  PromptRunEventInput: PromptRunEventInput;
+  PromptRunStart: PromptRunStart;
+  PromptVariant: PromptVariant;
+  PromptVariantInput: PromptVariantInput;
+  PromptVariantScore: PromptVariantScore;
+  PromptVariantSelection: PromptVariantSelection;
   Query: Record<PropertyKey, never>;
+  RunPromptInput: RunPromptInput;
   Span: Span;
   SpanConnection: SpanConnection;
   SpanEdge: SpanEdge;
@@ -842,9 +1396,80 @@ export type IssuedTokenResolvers<ContextType = any, ParentType extends Resolvers
   token?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
+export type KernelManifestResolvers<ContextType = any, ParentType extends ResolversParentTypes['KernelManifest'] = ResolversParentTypes['KernelManifest']> = {
+  allowedBootIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kernels?: Resolver<ResolversTypes['AWSJSON'], ParentType, ContextType>;
+  overridePubkeyHex?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  perTenantDailyExecLimit?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  seq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  signaturesRequired?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  slowMs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  span?: Resolver<ResolversTypes['Span'], ParentType, ContextType>;
+  timeoutMs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type KernelRunResolvers<ContextType = any, ParentType extends ResolversParentTypes['KernelRun'] = ResolversParentTypes['KernelRun']> = {
+  bootEvent?: Resolver<Maybe<ResolversTypes['Span']>, ParentType, ContextType>;
+  durationMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['AWSJSON']>, ParentType, ContextType>;
+  execution?: Resolver<Maybe<ResolversTypes['Span']>, ParentType, ContextType>;
+  output?: Resolver<Maybe<ResolversTypes['AWSJSON']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  traceId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type MemoryResolvers<ContextType = any, ParentType extends ResolversParentTypes['Memory'] = ResolversParentTypes['Memory']> = {
+  at?: Resolver<ResolversTypes['AWSDateTime'], ParentType, ContextType>;
+  content?: Resolver<Maybe<ResolversTypes['AWSJSON']>, ParentType, ContextType>;
+  encrypted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  expiresAt?: Resolver<Maybe<ResolversTypes['AWSDateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  layer?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  ownerId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  preview?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  schemaId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  sensitivity?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  seq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sessionId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  tags?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  tenantId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  ttlSeconds?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  visibility?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type MemoryHitResolvers<ContextType = any, ParentType extends ResolversParentTypes['MemoryHit'] = ResolversParentTypes['MemoryHit']> = {
+  at?: Resolver<ResolversTypes['AWSDateTime'], ParentType, ContextType>;
+  content?: Resolver<Maybe<ResolversTypes['AWSJSON']>, ParentType, ContextType>;
+  layer?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  ownerId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  preview?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  scope?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  score?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  sensitivity?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  seq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sessionId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  spanId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  tags?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type MutationResolvers<ContextType = any, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   appendSpan?: Resolver<ResolversTypes['Span'], ParentType, ContextType, RequireFields<MutationAppendSpanArgs, 'input'>>;
+  bootKernel?: Resolver<ResolversTypes['KernelRun'], ParentType, ContextType, RequireFields<MutationBootKernelArgs, 'id'>>;
+  buildPrompt?: Resolver<ResolversTypes['PromptBuild'], ParentType, ContextType, RequireFields<MutationBuildPromptArgs, 'variantId'>>;
+  createPromptBlock?: Resolver<ResolversTypes['PromptBlock'], ParentType, ContextType, RequireFields<MutationCreatePromptBlockArgs, 'input'>>;
+  createPromptVariant?: Resolver<ResolversTypes['PromptVariant'], ParentType, ContextType, RequireFields<MutationCreatePromptVariantArgs, 'input'>>;
+  defineKernel?: Resolver<ResolversTypes['Span'], ParentType, ContextType, RequireFields<MutationDefineKernelArgs, 'input'>>;
+  evaluatePrompt?: Resolver<ResolversTypes['PromptEvaluation'], ParentType, ContextType, Partial<MutationEvaluatePromptArgs>>;
+  forgetMemory?: Resolver<ResolversTypes['Memory'], ParentType, ContextType, RequireFields<MutationForgetMemoryArgs, 'id'>>;
+  forgetSession?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType, RequireFields<MutationForgetSessionArgs, 'sessionId'>>;
   issueToken?: Resolver<ResolversTypes['IssuedToken'], ParentType, ContextType, RequireFields<MutationIssueTokenArgs, 'appId' | 'scopes'>>;
+  promoteMemory?: Resolver<ResolversTypes['Memory'], ParentType, ContextType, RequireFields<MutationPromoteMemoryArgs, 'id'>>;
+  publishManifest?: Resolver<ResolversTypes['KernelManifest'], ParentType, ContextType, RequireFields<MutationPublishManifestArgs, 'input'>>;
+  publishPromptRunEvent?: Resolver<Maybe<ResolversTypes['PromptRunEvent']>, ParentType, ContextType, RequireFields<MutationPublishPromptRunEventArgs, 'event'>>;
   publishSpan?: Resolver<Maybe<ResolversTypes['SpanEvent']>, ParentType, ContextType, RequireFields<MutationPublishSpanArgs, 'event'>>;
   registerApp?: Resolver<ResolversTypes['AppRegistration'], ParentType, ContextType, RequireFields<MutationRegisterAppArgs, 'input'>>;
   registerDevice?: Resolver<ResolversTypes['Device'], ParentType, ContextType, RequireFields<MutationRegisterDeviceArgs, 'appId' | 'fingerprint' | 'publicKey'>>;
@@ -852,7 +1477,12 @@ export type MutationResolvers<ContextType = any, ParentType extends ResolversPar
   revokeDevice?: Resolver<ResolversTypes['Device'], ParentType, ContextType, RequireFields<MutationRevokeDeviceArgs, 'id'>>;
   revokeToken?: Resolver<ResolversTypes['ApiToken'], ParentType, ContextType, RequireFields<MutationRevokeTokenArgs, 'id'>>;
   rotateToken?: Resolver<ResolversTypes['IssuedToken'], ParentType, ContextType, RequireFields<MutationRotateTokenArgs, 'id'>>;
+  runKernel?: Resolver<ResolversTypes['KernelRun'], ParentType, ContextType, RequireFields<MutationRunKernelArgs, 'id'>>;
+  runPrompt?: Resolver<ResolversTypes['PromptRunStart'], ParentType, ContextType, RequireFields<MutationRunPromptArgs, 'input'>>;
+  scheduleKernel?: Resolver<ResolversTypes['Span'], ParentType, ContextType, RequireFields<MutationScheduleKernelArgs, 'id'>>;
+  selectVariant?: Resolver<ResolversTypes['PromptVariantSelection'], ParentType, ContextType, RequireFields<MutationSelectVariantArgs, 'family'>>;
   updateApp?: Resolver<ResolversTypes['App'], ParentType, ContextType, RequireFields<MutationUpdateAppArgs, 'id' | 'input'>>;
+  upsertMemory?: Resolver<ResolversTypes['Memory'], ParentType, ContextType, RequireFields<MutationUpsertMemoryArgs, 'input'>>;
 };
 
 export type PageInfoResolvers<ContextType = any, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -860,9 +1490,113 @@ export type PageInfoResolvers<ContextType = any, ParentType extends ResolversPar
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
+export type PromptBlockResolvers<ContextType = any, ParentType extends ResolversParentTypes['PromptBlock'] = ResolversParentTypes['PromptBlock']> = {
+  at?: Resolver<ResolversTypes['AWSDateTime'], ParentType, ContextType>;
+  expiresAt?: Resolver<Maybe<ResolversTypes['AWSDateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  ownerId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  priority?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  seq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  tags?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  text?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  variables?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  visibility?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type PromptBuildResolvers<ContextType = any, ParentType extends ResolversParentTypes['PromptBuild'] = ResolversParentTypes['PromptBuild']> = {
+  blockIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  compiledHash?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  skipped?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  system?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  variant?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  variantId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
+
+export type PromptEvaluationResolvers<ContextType = any, ParentType extends ResolversParentTypes['PromptEvaluation'] = ResolversParentTypes['PromptEvaluation']> = {
+  evalId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  passed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  results?: Resolver<Array<ResolversTypes['PromptFixtureResult']>, ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  variant?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  variantId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
+
+export type PromptFixtureResultResolvers<ContextType = any, ParentType extends ResolversParentTypes['PromptFixtureResult'] = ResolversParentTypes['PromptFixtureResult']> = {
+  citations?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  passed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  reasons?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  text?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type PromptRunEventResolvers<ContextType = any, ParentType extends ResolversParentTypes['PromptRunEvent'] = ResolversParentTypes['PromptRunEvent']> = {
+  error?: Resolver<Maybe<ResolversTypes['AWSJSON']>, ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  ownerId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  result?: Resolver<Maybe<ResolversTypes['AWSJSON']>, ParentType, ContextType>;
+  runId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  seq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  tenantId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  text?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type PromptRunStartResolvers<ContextType = any, ParentType extends ResolversParentTypes['PromptRunStart'] = ResolversParentTypes['PromptRunStart']> = {
+  compiledHash?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  model?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  provider?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  runId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  traceId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  variant?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  variantId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
+
+export type PromptVariantResolvers<ContextType = any, ParentType extends ResolversParentTypes['PromptVariant'] = ResolversParentTypes['PromptVariant']> = {
+  at?: Resolver<ResolversTypes['AWSDateTime'], ParentType, ContextType>;
+  blockIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  defaults?: Resolver<ResolversTypes['AWSJSON'], ParentType, ContextType>;
+  family?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  ownerId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  seq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  visibility?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type PromptVariantScoreResolvers<ContextType = any, ParentType extends ResolversParentTypes['PromptVariantScore'] = ResolversParentTypes['PromptVariantScore']> = {
+  avgConfidence?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  errorRate?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  runs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  score?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  variant?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  variantId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
+
+export type PromptVariantSelectionResolvers<ContextType = any, ParentType extends ResolversParentTypes['PromptVariantSelection'] = ResolversParentTypes['PromptVariantSelection']> = {
+  family?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  scores?: Resolver<Array<ResolversTypes['PromptVariantScore']>, ParentType, ContextType>;
+  windowDays?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  winner?: Resolver<ResolversTypes['PromptVariant'], ParentType, ContextType>;
+};
+
 export type QueryResolvers<ContextType = any, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   app?: Resolver<Maybe<ResolversTypes['App']>, ParentType, ContextType, RequireFields<QueryAppArgs, 'id'>>;
   apps?: Resolver<Array<ResolversTypes['App']>, ParentType, ContextType>;
+  executions?: Resolver<ResolversTypes['SpanConnection'], ParentType, ContextType, RequireFields<QueryExecutionsArgs, 'kernelId'>>;
+  kernel?: Resolver<Maybe<ResolversTypes['Span']>, ParentType, ContextType, RequireFields<QueryKernelArgs, 'id'>>;
+  kernels?: Resolver<ResolversTypes['SpanConnection'], ParentType, ContextType, Partial<QueryKernelsArgs>>;
+  manifest?: Resolver<Maybe<ResolversTypes['KernelManifest']>, ParentType, ContextType>;
+  memory?: Resolver<Maybe<ResolversTypes['Memory']>, ParentType, ContextType, RequireFields<QueryMemoryArgs, 'id'>>;
+  promptBlocks?: Resolver<Array<ResolversTypes['PromptBlock']>, ParentType, ContextType, Partial<QueryPromptBlocksArgs>>;
+  promptVariants?: Resolver<Array<ResolversTypes['PromptVariant']>, ParentType, ContextType, RequireFields<QueryPromptVariantsArgs, 'family'>>;
+  searchMemories?: Resolver<Array<ResolversTypes['MemoryHit']>, ParentType, ContextType, RequireFields<QuerySearchMemoriesArgs, 'query'>>;
+  sessionMemories?: Resolver<Array<ResolversTypes['Memory']>, ParentType, ContextType, RequireFields<QuerySessionMemoriesArgs, 'sessionId'>>;
   span?: Resolver<Maybe<ResolversTypes['Span']>, ParentType, ContextType, RequireFields<QuerySpanArgs, 'id'>>;
   spans?: Resolver<ResolversTypes['SpanConnection'], ParentType, ContextType, Partial<QuerySpansArgs>>;
   timeline?: Resolver<ResolversTypes['SpanConnection'], ParentType, ContextType, Partial<QueryTimelineArgs>>;
@@ -980,6 +1714,7 @@ export type SpanVerificationResolvers<ContextType = any, ParentType extends Reso
 };
 
 export type SubscriptionResolvers<ContextType = any, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  onPromptRun?: SubscriptionResolver<Maybe<ResolversTypes['PromptRunEvent']>, "onPromptRun", ParentType, ContextType, RequireFields<SubscriptionOnPromptRunArgs, 'runId'>>;
   onTimeline?: SubscriptionResolver<Maybe<ResolversTypes['SpanEvent']>, "onTimeline", ParentType, ContextType, Partial<SubscriptionOnTimelineArgs>>;
 };
 
@@ -1001,8 +1736,21 @@ export type Resolvers<ContextType = any> = {
   ChainReport?: ChainReportResolvers<ContextType>;
   Device?: DeviceResolvers<ContextType>;
   IssuedToken?: IssuedTokenResolvers<ContextType>;
+  KernelManifest?: KernelManifestResolvers<ContextType>;
+  KernelRun?: KernelRunResolvers<ContextType>;
+  Memory?: MemoryResolvers<ContextType>;
+  MemoryHit?: MemoryHitResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
+  PromptBlock?: PromptBlockResolvers<ContextType>;
+  PromptBuild?: PromptBuildResolvers<ContextType>;
+  PromptEvaluation?: PromptEvaluationResolvers<ContextType>;
+  PromptFixtureResult?: PromptFixtureResultResolvers<ContextType>;
+  PromptRunEvent?: PromptRunEventResolvers<ContextType>;
+  PromptRunStart?: PromptRunStartResolvers<ContextType>;
+  PromptVariant?: PromptVariantResolvers<ContextType>;
+  PromptVariantScore?: PromptVariantScoreResolvers<ContextType>;
+  PromptVariantSelection?: PromptVariantSelectionResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Span?: SpanResolvers<ContextType>;
   SpanConnection?: SpanConnectionResolvers<ContextType>;

@@ -1,0 +1,10 @@
+import type { AppSyncEvent } from '../../commons/appsync.ts';
+import { identityFrom } from '../../commons/identity.ts';
+import { executeKernel } from '../../kernels/executor.ts';
+import type { KernelsServices } from './services.ts';
+import { parseJsonArgument, tokenScopes, toKernelRun } from './shape.ts';
+
+export default async function runKernel(event: AppSyncEvent<{ id: string; input?: string | null }>, services: KernelsServices) {
+  const input = parseJsonArgument('input', event.arguments.input);
+  return toKernelRun(await executeKernel(services, identityFrom(event.identity), event.arguments.id, input, { scopes: tokenScopes(event) }));
+}

@@ -1,0 +1,42 @@
+import type { DataSourceDefinition } from '../handler.ts';
+import { createSandbox } from '../../kernels/sandbox/index.ts';
+import { startKernelInterval } from '../../kernels/scheduled.ts';
+import { providerFromEnv } from '../../models/index.ts';
+import { KERNELS_OPERATIONS } from './operations.ts';
+import type { KernelsServices } from './services.ts';
+
+/**
+ * The `kernels` data source: the executor with a warm sandbox pool. `LOGLINEOS_KERNEL_WORKERS` sizes
+ * the pool (default 4: a core kernel's nested run needs a second worker). `LOGLINEOS_KERNEL_INTERVAL_MS`
+ * > 0 runs observer, request_worker and policy_agent on that interval in this process (the local
+ * server; on AWS an EventBridge schedule invokes functions/api/kernels.handler.ts's `scheduled`).
+ */
+export const KERNELS_DATA_SOURCE: DataSourceDefinition<KernelsServices> = {
+  operations: KERNELS_OPERATIONS,
+  services: async (base) => {
+    const workers = Number(base.env.LOGLINEOS_KERNEL_WORKERS ?? 4);
+    const sandbox = createSandbox({ poolSize: Number.isInteger(workers) && workers > 0 ? workers : 4 });
+    const pending = new Set<Promise<unknown>>();
+    const services: KernelsServices = {
+      ...base,
+      sandbox,
+      models: providerFromEnv(base.env),
+      background(work) {
+        const running = work()
+          .catch((error: unknown) => console.error(JSON.stringify({ level: 'error', message: 'background kernel run failed', error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) })))
+          .finally(() => pending.delete(running));
+        pending.add(running);
+      },
+    };
+    const intervalMs = Number(base.env.LOGLINEOS_KERNEL_INTERVAL_MS ?? 0);
+    const interval = Number.isFinite(intervalMs) && intervalMs > 0 ? startKernelInterval(services, intervalMs) : null;
+    return {
+      ...services,
+      async close() {
+        await interval?.stop();
+        await Promise.allSettled([...pending]);
+        await sandbox.close();
+      },
+    };
+  },
+};
