@@ -1,0 +1,9 @@
+import type { AppSyncEvent } from '../../commons/appsync.ts';
+import { identityFrom } from '../../commons/identity.ts';
+import { SESSION_HEADER, searchMemories as search, type MemoryServices, type SearchRequest } from '../../memory/index.ts';
+
+export default function searchMemories(event: AppSyncEvent<SearchRequest>, services: MemoryServices) {
+  const args = event.arguments;
+  const sessionId = args.sessionId ?? event.request?.headers?.[SESSION_HEADER] ?? null;
+  return search(services, identityFrom(event.identity), { ...args, sessionId });
+}
