@@ -81,4 +81,14 @@ export interface Sandbox {
 export interface SandboxOptions {
   /** Workers kept warm; each runs one kernel at a time (default 2). */
   readonly poolSize?: number;
+  /**
+   * The worker script (path or file URL). Default: env `LOGLINEOS_SANDBOX_WORKER`, else the TypeScript
+   * worker beside this file started through tsx. A Lambda bundle points this at its prebuilt JS worker.
+   */
+  readonly workerScript?: string | URL;
+  /**
+   * Hard cap on each worker's WebAssembly memory (default 64 MiB). QuickJS's own memory limit does
+   * not hold for large allocations; this bound does. A run's `memoryBytes` above it is capped by it.
+   */
+  readonly workerMemoryBytes?: number;
 }

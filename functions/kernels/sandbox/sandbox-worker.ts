@@ -1,0 +1,147 @@
+import { Worker } from 'node:worker_threads';
+import type { JsonValue } from '../../ledger/index.ts';
+import { limitMessages } from './limits.ts';
+import type { DoneMessage, FromWorker, HostCallMessage, HostResultMessage, PreparedRun, RunMessage, WorkerData } from './protocol.ts';
+import type { HostFunctions, RunResult, SandboxErrorCode } from './types.ts';
+
+/** The host kills a worker this long after a run's deadline if the worker has not answered by then. */
+const KILL_GRACE_MS = 250;
+
+/** V8 heap of the worker (the WASM memory is bounded separately, and V8 does not count it). */
+const RESOURCE_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 };
+
+export interface WorkerRun {
+  readonly result: RunResult;
+  /** False when the engine may be damaged (a limit hit, a crash): the pool replaces the worker. */
+  readonly reusable: boolean;
+}
+
+interface ActiveRun {
+  readonly runId: number;
+  onHostCall(message: HostCallMessage): void;
+  onDone(message: DoneMessage): void;
+  /** The worker stopped (crash, exit, close) while the run was in it. */
+  onStopped(code: SandboxErrorCode, message: string): void;
+}
+
+/** The host side of one kernel worker: starts it, runs one kernel at a time, kills it on overrun. */
+export class SandboxWorker {
+  readonly ready: Promise<void>;
+  private readonly worker: Worker;
+  private current: ActiveRun | null = null;
+  private nextRunId = 1;
+  private stopped = false;
+
+  /** `onExit` tells the pool the worker is gone, whether or not a run was in it. */
+  constructor(script: string | URL, data: WorkerData, onExit: () => void) {
+    this.worker = new Worker(script, { workerData: data, resourceLimits: RESOURCE_LIMITS, execArgv: [] });
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.worker.once('message', (message: FromWorker) => {
+        if (message.type === 'ready') resolve();
+        else reject(new Error(`the sandbox worker sent ${message.type} before ready`));
+      });
+      this.worker.once('error', reject);
+      this.worker.once('exit', (code) => reject(new Error(`the sandbox worker exited with code ${code} while starting`)));
+    });
+    // A worker's 'error' without a listener would crash the host process.
+    this.worker.on('error', (error: Error & { code?: string }) => {
+      const outOfMemory = error.code === 'ERR_WORKER_OUT_OF_MEMORY';
+      this.current?.onStopped(outOfMemory ? 'MemoryLimit' : 'SandboxFailure', `the sandbox worker failed: ${error.message}`);
+    });
+    this.worker.on('exit', (code) => {
+      this.stopped = true;
+      this.current?.onStopped('SandboxFailure', `the sandbox worker exited (code ${code}) during the run`);
+      onExit();
+    });
+    this.worker.on('message', (message: FromWorker) => {
+      if (message.type === 'host' && message.runId === this.current?.runId) this.current.onHostCall(message);
+      else if (message.type === 'done' && message.runId === this.current?.runId) this.current.onDone(message);
+    });
+  }
+
+  get alive(): boolean {
+    return !this.stopped;
+  }
+
+  /** Runs one kernel. Never rejects: every way a run can end is a RunResult. */
+  run(prepared: PreparedRun): Promise<WorkerRun> {
+    const { limits } = prepared;
+    const runId = this.nextRunId++;
+    const started = performance.now();
+    const inflight = new Set<Promise<void>>();
+    let hostCalls = 0;
+    let finished = false;
+
+    return new Promise<WorkerRun>((resolve) => {
+      const durationMs = () => Math.round((performance.now() - started) * 1000) / 1000;
+      const finish = (result: RunResult, reusable: boolean) => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        this.current = null;
+        resolve({ result, reusable });
+      };
+      const failed = (code: SandboxErrorCode, message: string): RunResult => ({ ok: false, error: { code, message }, durationMs: durationMs(), hostCalls });
+
+      const timer = setTimeout(() => {
+        finish(failed('Timeout', limitMessages.timeout(limits)), false);
+        void this.worker.terminate();
+      }, limits.timeoutMs + KILL_GRACE_MS);
+
+      this.current = {
+        runId,
+        onHostCall: (message) => {
+          hostCalls += 1;
+          const call = this.callHost(prepared.host, message).then((reply) => {
+            if (!finished) this.worker.postMessage(reply);
+          });
+          inflight.add(call);
+          void call.finally(() => inflight.delete(call));
+        },
+        onDone: ({ outcome, recycle }) => {
+          // The kernel may return without awaiting a host call; its caller's session is still in use
+          // until that call ends, so the run ends only then (or at the deadline).
+          void Promise.allSettled([...inflight]).then(() => {
+            if (outcome.ok) finish({ ok: true, output: JSON.parse(outcome.json) as JsonValue, durationMs: durationMs(), hostCalls }, !recycle);
+            else finish(failed(outcome.code, outcome.message), !recycle);
+          });
+        },
+        onStopped: (code, message) => finish(failed(code, message), false),
+      };
+
+      if (this.stopped) return finish(failed('SandboxFailure', 'the sandbox worker had already stopped'), false);
+      this.worker.postMessage({
+        type: 'run',
+        runId,
+        code: prepared.code,
+        inputJson: prepared.inputJson,
+        envJson: prepared.envJson,
+        hostNames: Object.keys(prepared.host),
+        limits,
+      } satisfies RunMessage);
+    });
+  }
+
+  /** Stops the worker; a run in it ends with SandboxFailure and `reason`. */
+  async terminate(reason = 'the sandbox was closed during the run'): Promise<void> {
+    this.current?.onStopped('SandboxFailure', reason);
+    this.stopped = true;
+    await this.worker.terminate();
+  }
+
+  private async callHost(host: HostFunctions, message: HostCallMessage): Promise<HostResultMessage> {
+    const { runId, callId, name } = message;
+    try {
+      const fn = Object.hasOwn(host, name) ? host[name] : undefined;
+      if (!fn) throw new TypeError(`ctx.${name} is not a host function of this run`);
+      const args = JSON.parse(message.argsJson) as JsonValue[];
+      const value = await fn(...args);
+      const json = JSON.stringify(value ?? null) as string | undefined;
+      if (json === undefined) throw new TypeError(`ctx.${name} returned a value with no JSON form`);
+      return { type: 'hostResult', runId, callId, ok: true, json };
+    } catch (error) {
+      const { name: errorName, message: errorMessage } = error instanceof Error ? error : { name: 'Error', message: String(error) };
+      return { type: 'hostResult', runId, callId, ok: false, error: { name: errorName, message: errorMessage } };
+    }
+  }
+}

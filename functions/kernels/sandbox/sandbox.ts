@@ -1,0 +1,154 @@
+import { resolve as resolvePath } from 'node:path';
+import { resolveLimits } from './limits.ts';
+import type { PreparedRun } from './protocol.ts';
+import { SandboxWorker } from './sandbox-worker.ts';
+import type { RunRequest, RunResult, Sandbox, SandboxOptions } from './types.ts';
+
+const DEFAULT_POOL_SIZE = 2;
+const DEFAULT_WORKER_MEMORY_BYTES = 64 * 1024 * 1024;
+/** The WASM module starts at 16 MiB; below this there is no room for a guest heap. */
+const MIN_WORKER_MEMORY_BYTES = 24 * 1024 * 1024;
+const WASM_PAGE_BYTES = 64 * 1024;
+/** Names `ctx` already has: a host function cannot take them. */
+const RESERVED_CTX_NAMES = new Set(['input', 'env', 'now', 'crypto']);
+
+interface QueuedRun {
+  readonly prepared: PreparedRun;
+  readonly resolve: (result: RunResult) => void;
+}
+
+/**
+ * A pool of kernel workers (QuickJS in WebAssembly, one worker per concurrent run). Runs queue in
+ * arrival order when every worker is busy. A worker that ends a run in failure is terminated and a
+ * replacement starts at once, so the pool stays warm and no run inherits a damaged engine.
+ */
+export function createSandbox(options: SandboxOptions = {}): Sandbox {
+  const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
+  if (!Number.isSafeInteger(poolSize) || poolSize < 1) {
+    throw new RangeError(`poolSize must be a positive integer, got ${String(poolSize)}; leave it out for ${DEFAULT_POOL_SIZE}`);
+  }
+  const wasmMemoryBytes = options.workerMemoryBytes ?? DEFAULT_WORKER_MEMORY_BYTES;
+  if (!Number.isSafeInteger(wasmMemoryBytes) || wasmMemoryBytes < MIN_WORKER_MEMORY_BYTES || wasmMemoryBytes % WASM_PAGE_BYTES !== 0) {
+    throw new RangeError(
+      `workerMemoryBytes must be a multiple of 64 KiB and at least ${MIN_WORKER_MEMORY_BYTES} bytes, got ${String(wasmMemoryBytes)}; leave it out for 64 MiB`,
+    );
+  }
+  const script = workerScript(options.workerScript);
+
+  const live = new Set<SandboxWorker>();
+  const idle: SandboxWorker[] = [];
+  const queue: QueuedRun[] = [];
+  let closed = false;
+
+  const failed = (message: string): RunResult => ({ ok: false, error: { code: 'SandboxFailure', message }, durationMs: 0, hostCalls: 0 });
+
+  const forget = (worker: SandboxWorker) => {
+    live.delete(worker);
+    const at = idle.indexOf(worker);
+    if (at >= 0) idle.splice(at, 1);
+  };
+
+  const spawn = () => {
+    const worker = new SandboxWorker(script, { wasmMemoryBytes }, () => {
+      // An idle worker that died on its own: replace it.
+      if (!live.has(worker)) return;
+      forget(worker);
+      refill();
+    });
+    live.add(worker);
+    worker.ready.then(
+      () => {
+        if (!live.has(worker)) return;
+        idle.push(worker);
+        pump();
+      },
+      (error: unknown) => {
+        forget(worker);
+        // Not retried here (a broken worker script would loop); the next run() tries again.
+        if (live.size === 0) {
+          const reason = `the sandbox worker could not start (${String(script)}): ${error instanceof Error ? error.message : String(error)}`;
+          for (const queued of queue.splice(0)) queued.resolve(failed(reason));
+        }
+      },
+    );
+  };
+
+  const refill = () => {
+    while (!closed && live.size < poolSize) spawn();
+  };
+
+  const retire = (worker: SandboxWorker) => {
+    forget(worker);
+    refill();
+    void worker.terminate();
+  };
+
+  const pump = () => {
+    while (queue.length > 0 && idle.length > 0) {
+      const worker = idle.shift() as SandboxWorker;
+      if (!worker.alive) {
+        forget(worker);
+        continue;
+      }
+      const queued = queue.shift() as QueuedRun;
+      void worker.run(queued.prepared).then(({ result, reusable }) => {
+        if (reusable && worker.alive && !closed) idle.push(worker);
+        else retire(worker);
+        queued.resolve(result);
+        pump();
+      });
+    }
+  };
+
+  refill();
+
+  return {
+    run(request: RunRequest): Promise<RunResult> {
+      if (closed) return Promise.resolve(failed('the sandbox is closed; create a new one'));
+      const prepared = prepare(request);
+      if (typeof prepared === 'string') return Promise.resolve(failed(prepared));
+      return new Promise<RunResult>((resolve) => {
+        queue.push({ prepared, resolve });
+        refill();
+        pump();
+      });
+    },
+
+    async close(): Promise<void> {
+      closed = true;
+      for (const queued of queue.splice(0)) queued.resolve(failed('the sandbox was closed before the run started'));
+      const workers = [...live];
+      live.clear();
+      idle.length = 0;
+      await Promise.all(workers.map((worker) => worker.terminate()));
+    },
+  };
+}
+
+/** Checks what the caller gave and turns the values into JSON; a string is why it cannot run. */
+function prepare(request: RunRequest): PreparedRun | string {
+  if (typeof request.code !== 'string') return `code must be a string of JavaScript, got ${typeof request.code}`;
+  const limits = resolveLimits(request.limits);
+  if ('problem' in limits) return limits.problem;
+  for (const [name, fn] of Object.entries(request.host ?? {})) {
+    if (!/^[A-Za-z_$][\w$]*$/.test(name) || RESERVED_CTX_NAMES.has(name)) {
+      return `host function name ${JSON.stringify(name)} cannot be a ctx member: use an identifier other than ${[...RESERVED_CTX_NAMES].join(', ')}`;
+    }
+    if (typeof fn !== 'function') return `host.${name} must be a function, got ${typeof fn}`;
+  }
+  try {
+    const inputJson = JSON.stringify(request.input ?? null) as string | undefined;
+    const envJson = JSON.stringify(request.env ?? {}) as string | undefined;
+    if (inputJson === undefined || envJson === undefined) return 'input and env must be JSON values';
+    return { code: request.code, inputJson, envJson, host: request.host ?? {}, limits };
+  } catch (error) {
+    return `input and env must be JSON values: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+function workerScript(option: string | URL | undefined): string | URL {
+  const chosen = option ?? process.env.LOGLINEOS_SANDBOX_WORKER;
+  if (chosen === undefined || chosen === '') return new URL('./kernel-worker.boot.mjs', import.meta.url);
+  if (chosen instanceof URL) return chosen;
+  return chosen.startsWith('file:') ? new URL(chosen) : resolvePath(chosen);
+}
