@@ -295,6 +295,22 @@ describe('the pool', () => {
     );
   });
 
+  test('a run started from a host call does not wait for the worker its caller holds', async () => {
+    // given a pool of one worker, and a host function that runs another kernel (as evaluatePolicy does)
+    const own = createSandbox({ poolSize: 1 });
+    const host: HostFunctions = {
+      evaluate: async (n) => {
+        const inner = await own.run({ code: kernel('return ctx.input * 10;'), input: n ?? null, env, host: {}, limits: { maxHostCalls: 0 } });
+        return inner.ok ? inner.output : inner.error.code;
+      },
+    };
+    // when the outer kernel calls it twice
+    const outer = await own.run({ code: kernel('return [await ctx.evaluate(1), await ctx.evaluate(2)];'), input: null, env, host });
+    await own.close();
+    // then both inner runs completed inside the outer one
+    expect(outer).toMatchObject({ ok: true, output: [10, 20], hostCalls: 2 });
+  });
+
   test('close() ends a run in flight with SandboxFailure, and later runs too', async () => {
     // given a separate sandbox running an endless kernel
     const own = createSandbox({ poolSize: 1 });
@@ -314,7 +330,7 @@ describe('the pool', () => {
   });
 
   test('bad limits and host names are refused before anything runs', async () => {
-    expectFailure(await run(kernel('return 1;'), { timeoutMs: -1 }), 'SandboxFailure', /limits\.timeoutMs must be a positive integer, got -1/);
+    expectFailure(await run(kernel('return 1;'), { timeoutMs: -1 }), 'SandboxFailure', /limits\.timeoutMs must be an integer of at least 1, got -1/);
     const reserved = await sandbox.run({ code: kernel('return 1;'), input: null, env, host: { env: async () => null } });
     expectFailure(reserved, 'SandboxFailure', /"env" cannot be a ctx member/);
   });

@@ -4,8 +4,12 @@ import { DEFAULT_LIMITS, type SandboxLimits } from './types.ts';
 export function resolveLimits(requested: Partial<SandboxLimits> | undefined): SandboxLimits | { readonly problem: string } {
   const limits = { ...DEFAULT_LIMITS, ...stripUndefined(requested ?? {}) };
   for (const [name, value] of Object.entries(limits)) {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-      return { problem: `limits.${name} must be a positive integer, got ${JSON.stringify(value)}; leave it out for the default ${String(DEFAULT_LIMITS[name as keyof SandboxLimits])}` };
+    // maxHostCalls may be 0: a run with no way out at all (policies evaluate that way).
+    const least = name === 'maxHostCalls' ? 0 : 1;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < least) {
+      return {
+        problem: `limits.${name} must be an integer of at least ${least}, got ${JSON.stringify(value)}; leave it out for the default ${String(DEFAULT_LIMITS[name as keyof SandboxLimits])}`,
+      };
     }
   }
   return limits;

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Worker } from 'node:worker_threads';
 import type { JsonValue } from '../../ledger/index.ts';
 import { limitMessages } from './limits.ts';
@@ -9,6 +10,16 @@ const KILL_GRACE_MS = 250;
 
 /** V8 heap of the worker (the WASM memory is bounded separately, and V8 does not count it). */
 const RESOURCE_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 };
+
+/**
+ * Set while a host function runs. A run started from inside one (a kernel whose host call runs
+ * another kernel) must not wait for the worker its caller holds, so the pool gives it one at once.
+ */
+const hostCallScope = new AsyncLocalStorage<true>();
+
+export function insideHostCall(): boolean {
+  return hostCallScope.getStore() === true;
+}
 
 export interface WorkerRun {
   readonly result: RunResult;
@@ -135,7 +146,7 @@ export class SandboxWorker {
       const fn = Object.hasOwn(host, name) ? host[name] : undefined;
       if (!fn) throw new TypeError(`ctx.${name} is not a host function of this run`);
       const args = JSON.parse(message.argsJson) as JsonValue[];
-      const value = await fn(...args);
+      const value = await hostCallScope.run(true, () => fn(...args));
       const json = JSON.stringify(value ?? null) as string | undefined;
       if (json === undefined) throw new TypeError(`ctx.${name} returned a value with no JSON form`);
       return { type: 'hostResult', runId, callId, ok: true, json };

@@ -1,7 +1,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { resolveLimits } from './limits.ts';
 import type { PreparedRun } from './protocol.ts';
-import { SandboxWorker } from './sandbox-worker.ts';
+import { insideHostCall, SandboxWorker } from './sandbox-worker.ts';
 import type { RunRequest, RunResult, Sandbox, SandboxOptions } from './types.ts';
 
 const DEFAULT_POOL_SIZE = 2;
@@ -19,8 +19,10 @@ interface QueuedRun {
 
 /**
  * A pool of kernel workers (QuickJS in WebAssembly, one worker per concurrent run). Runs queue in
- * arrival order when every worker is busy. A worker that ends a run in failure is terminated and a
- * replacement starts at once, so the pool stays warm and no run inherits a damaged engine.
+ * arrival order when every worker is busy; a run started from inside a host call goes first, on an
+ * extra worker when none is idle, so nested runs cannot deadlock the pool. A worker whose run hit a
+ * limit or crashed is terminated and a replacement starts at once, so the pool stays warm and no run
+ * inherits a damaged engine.
  */
 export function createSandbox(options: SandboxOptions = {}): Sandbox {
   const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
@@ -92,7 +94,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
       }
       const queued = queue.shift() as QueuedRun;
       void worker.run(queued.prepared).then(({ result, reusable }) => {
-        if (reusable && worker.alive && !closed) idle.push(worker);
+        if (reusable && worker.alive && !closed && live.size <= poolSize) idle.push(worker);
         else retire(worker);
         queued.resolve(result);
         pump();
@@ -108,7 +110,14 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
       const prepared = prepare(request);
       if (typeof prepared === 'string') return Promise.resolve(failed(prepared));
       return new Promise<RunResult>((resolve) => {
-        queue.push({ prepared, resolve });
+        if (insideHostCall()) {
+          // A run started by a host function of a run in progress: that run holds a worker until
+          // this one ends, so this one goes first, on an extra worker if none is idle.
+          queue.unshift({ prepared, resolve });
+          if (idle.length === 0) spawn();
+        } else {
+          queue.push({ prepared, resolve });
+        }
         refill();
         pump();
       });
