@@ -106,7 +106,14 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
     // AppSync drops a publish nobody subscribes to; locally the work is skipped before it starts.
     isListening: () => realtime.listensTo('publishSpan'),
   };
-  const services: Services = { ledger: options.ledger, publisher, tokenSecret: options.tokenSecret ?? randomBytes(32), env: options.env ?? process.env };
+  const services: Services = {
+    ledger: options.ledger,
+    publisher,
+    tokenSecret: options.tokenSecret ?? randomBytes(32),
+    env: options.env ?? process.env,
+    // other internal publishing mutations (prompt run events) go through the same in-process path
+    internalGraphql: (request) => executeInProcess(PUBLISHER, request),
+  };
   const hosted = await hostDataSources(services);
   // API tokens go through the same authorizer code the Lambda runs, decisions recorded alike.
   const access = { ...options.ledger, tokenSecret: services.tokenSecret };

@@ -11,6 +11,11 @@ export interface Services {
   readonly tokenSecret: Buffer;
   /** Where a data source reads its settings (process.env on Lambda; the local server may pass its own). */
   readonly env: NodeJS.ProcessEnv;
+  /**
+   * Calls this API in process as the internal IAM writer (what a Lambda does over SigV4 with
+   * APPSYNC_GRAPHQL_URL): set by the local server for publishing mutations other than publishSpan.
+   */
+  readonly internalGraphql?: (request: { query: string; variables?: Record<string, unknown> }) => Promise<{ data?: unknown; errors?: readonly { message: string }[] }>;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each operation types its own arguments

@@ -1,0 +1,14 @@
+export { BLOCK_PRIORITY, type ContextPiece, type PromptBlock, type PromptContext, type PromptRuntime, type PromptSettings, type PromptVariant, type RunJob } from './types.ts';
+export { createPromptBlock, listPromptBlocks, type PromptBlockInput } from './blocks.ts';
+export { createPromptVariant, listPromptVariants, resolveVariant, type PromptVariantInput } from './variants.ts';
+export { buildPrompt, compilePrompt, orderBlocks, type CompiledPrompt, type PromptBuild } from './build.ts';
+export { fillPlaceholders, parseVariables, placeholdersOf } from './placeholders.ts';
+export { ANSWER_SCHEMA, CONTRACT_INSTRUCTIONS, readReply, type PromptAnswer, type ReplyOutcome } from './contract.ts';
+export { fitContext, memoryContext, userMessage, type MemoryHitLike, type MemorySearch } from './context.ts';
+export { RunEventStream, appSyncSink, graphqlSink, noSink, PUBLISH_PROMPT_RUN_EVENT, type InternalGraphql, type PromptRunEvent, type RunEventSink } from './run-events.ts';
+export { executeRun, startRun, type RunOutcome, type RunPromptInput, type RunStarted } from './run.ts';
+export { DEFAULT_FIXTURES, evaluatePrompt, judge, parseFixtures, type EvalFixture, type EvaluationResult, type FixtureResult } from './evaluate.ts';
+export { banditScore, selectVariant, type VariantScore, type VariantSelection } from './bandit.ts';
+export { isRunJobEvent, lambdaLauncher, type RunJobEvent } from './async-invoke.ts';
+export { createPromptRuntime, settingsFromEnv, type HostedPromptRuntime } from './runtime.ts';
+export { DEFAULT_FAMILY, DEFAULT_VARIANT, PROMPT_SEED, SEED_PROMPT_IDS } from './seeds.ts';
