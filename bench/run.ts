@@ -8,6 +8,7 @@ import { apiBench } from './api.bench.ts';
 import { hashingBench } from './hashing.bench.ts';
 import { ledgerBench } from './ledger.bench.ts';
 import { realtimeBench } from './realtime.bench.ts';
+import { sandboxBench } from './sandbox.bench.ts';
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const benches: Record<string, () => Promise<void>> = {
@@ -16,6 +17,7 @@ const benches: Record<string, () => Promise<void>> = {
   api: () => apiBench(url),
   realtime: () => realtimeBench(url),
   access: () => accessBench(url),
+  sandbox: sandboxBench,
 };
 
 const wanted = process.argv.slice(2).filter((arg) => arg !== '--');
