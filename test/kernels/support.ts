@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import type { Identity } from '../../functions/commons/db/index.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
 
 export interface KernelTestApi extends TestApi {
+  /** The suffix user() and identity() add to names, unique to this file. */
+  readonly suffix: string;
+  identity(name: string, tenant: string | null): Identity;
   /** A signed-in user of a tenant, as GraphQL headers. */
   user(name: string, tenant: string | null, groups?: string[]): Promise<Record<string, string>>;
   gql<T = Record<string, unknown>>(headers: Record<string, string>, query: string, variables?: Record<string, unknown>): Promise<{ data: T | null; errors: { errorType: string; message: string; errorInfo?: unknown }[] | undefined }>;
@@ -20,7 +24,9 @@ export async function startKernelApi(): Promise<KernelTestApi> {
   };
   return {
     ...api,
+    suffix,
     gql,
+    identity: (name, tenant) => ({ userId: `${name}-${suffix}`, tenantId: tenant === null ? null : `${tenant}-${suffix}` }),
     async user(name, tenant, groups = []) {
       return { authorization: await api.token(`${name}-${suffix}`, tenant === null ? null : `${tenant}-${suffix}`, groups) };
     },
