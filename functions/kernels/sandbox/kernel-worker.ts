@@ -32,7 +32,7 @@ const ENGINE_RESERVE_BYTES = 4 * 1024 * 1024;
 
 const port = parentPort;
 if (!port) throw new Error('kernel-worker.ts runs inside a worker_threads Worker started by createSandbox()');
-const { wasmMemoryBytes } = workerData as WorkerData;
+const { wasmMemoryBytes, wasmModule } = workerData as WorkerData;
 // The package's types are CommonJS, so TypeScript sees its ESM default export as the namespace.
 const RELEASE_SYNC = releaseSyncVariant as unknown as QuickJSSyncVariant;
 // @types/node does not declare the WebAssembly global.
@@ -40,6 +40,7 @@ const { Memory } = (globalThis as unknown as { WebAssembly: { Memory: new (descr
 const quickjs = await newQuickJSWASMModuleFromVariant(
   newVariant(RELEASE_SYNC, {
     wasmMemory: new Memory({ initial: 256, maximum: Math.floor(wasmMemoryBytes / WASM_PAGE_BYTES) }) as CustomizeVariantOptions['wasmMemory'],
+    ...(wasmModule ? { wasmModule: wasmModule as CustomizeVariantOptions['wasmModule'] } : {}),
   }),
 );
 

@@ -8,6 +8,11 @@ import type { HostFunctions, SandboxErrorCode, SandboxLimits } from './types.ts'
 export interface WorkerData {
   /** Hard cap on the worker's WebAssembly memory, a multiple of 64 KiB. */
   readonly wasmMemoryBytes: number;
+  /**
+   * QuickJS compiled once by the host (a WebAssembly.Module, typed loosely because @types/node does
+   * not declare WebAssembly). Absent when the host could not find the .wasm: the worker loads it.
+   */
+  readonly wasmModule?: unknown;
 }
 
 /** A request made ready to cross: its values as JSON, checked before it waits for a worker. */

@@ -2,6 +2,7 @@ import { resolve as resolvePath } from 'node:path';
 import { resolveLimits } from './limits.ts';
 import type { PreparedRun } from './protocol.ts';
 import { insideHostCall, SandboxWorker } from './sandbox-worker.ts';
+import { quickjsWasmModule } from './wasm-module.ts';
 import type { RunRequest, RunResult, Sandbox, SandboxOptions } from './types.ts';
 
 const DEFAULT_POOL_SIZE = 2;
@@ -41,6 +42,8 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   const idle: SandboxWorker[] = [];
   const queue: QueuedRun[] = [];
   let closed = false;
+  /** Workers start once QuickJS is compiled (once per process); runs queue until then. */
+  let wasmModule: { loaded: false } | { loaded: true; module: unknown } = { loaded: false };
 
   const failed = (message: string): RunResult => ({ ok: false, error: { code: 'SandboxFailure', message }, durationMs: 0, hostCalls: 0 });
 
@@ -51,7 +54,8 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   };
 
   const spawn = () => {
-    const worker = new SandboxWorker(script, { wasmMemoryBytes }, () => {
+    const module = wasmModule.loaded ? wasmModule.module : undefined;
+    const worker = new SandboxWorker(script, { wasmMemoryBytes, ...(module ? { wasmModule: module } : {}) }, () => {
       // An idle worker that died on its own: replace it.
       if (!live.has(worker)) return;
       forget(worker);
@@ -76,7 +80,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   };
 
   const refill = () => {
-    while (!closed && live.size < poolSize) spawn();
+    while (wasmModule.loaded && !closed && live.size < poolSize) spawn();
   };
 
   const retire = (worker: SandboxWorker) => {
@@ -102,7 +106,10 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
     }
   };
 
-  refill();
+  void quickjsWasmModule().then((module) => {
+    wasmModule = { loaded: true, module };
+    refill();
+  });
 
   return {
     run(request: RunRequest): Promise<RunResult> {
@@ -114,7 +121,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
           // A run started by a host function of a run in progress: that run holds a worker until
           // this one ends, so this one goes first, on an extra worker if none is idle.
           queue.unshift({ prepared, resolve });
-          if (idle.length === 0) spawn();
+          if (idle.length === 0 && wasmModule.loaded) spawn();
         } else {
           queue.push({ prepared, resolve });
         }
