@@ -1,10 +1,11 @@
 import type { AppSyncEvent } from '../../commons/appsync.ts';
 import { ValidationError } from '../../commons/errors.ts';
 import { identityFrom } from '../../commons/identity.ts';
+import { toGraphqlMemory } from './shape.ts';
 import { upsertMemory as upsert, type MemoryInput, type MemoryServices } from '../../memory/index.ts';
 
 /** AWSJSON reaches a Lambda as JSON text; the domain takes the value. Headers carry consent and session. */
-export default function upsertMemory(event: AppSyncEvent<{ input: MemoryInput & { content?: unknown } }>, services: MemoryServices) {
+export default async function upsertMemory(event: AppSyncEvent<{ input: MemoryInput & { content?: unknown } }>, services: MemoryServices) {
   const input = { ...event.arguments.input };
   if (typeof input.content === 'string') {
     try {
@@ -13,5 +14,5 @@ export default function upsertMemory(event: AppSyncEvent<{ input: MemoryInput & 
       throw new ValidationError('content', input.content, 'is not valid JSON', 'Send AWSJSON: a JSON value as text, e.g. "\\"likes green tea\\"".');
     }
   }
-  return upsert(services, identityFrom(event.identity), input, event.request?.headers ?? {});
+  return toGraphqlMemory(await upsert(services, identityFrom(event.identity), input, event.request?.headers ?? {}));
 }
