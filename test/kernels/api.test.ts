@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startTestServer, type TestServer } from '../support/api.ts';
+import { startKernelApi, type KernelTestApi } from './support.ts';
+
+/* The kernel fields over HTTP: reads, app token scopes, and the local interval runner. */
+
+let api: KernelTestApi;
+let hank: Record<string, string>;
+beforeAll(async () => {
+  api = await startKernelApi();
+  hank = await api.user('hank', 'apico');
+});
+afterAll(() => api.close());
+
+const ECHO = 'globalThis.default = async function main(ctx) { return ctx.input; };';
+
+describe('kernel reads', () => {
+  test('kernel, kernels and executions show what the caller can read', async () => {
+    const { id } = await api.define(hank, 'listed', ECHO, { description: 'echoes' });
+    await api.run(hank, id, { a: 1 });
+    await api.run(hank, id, { a: 2 });
+    const { data } = await api.gql<{ kernel: { name: string; code: string; description: string }; kernels: { edges: { node: { id: string } }[] }; executions: { edges: { node: { status: string; input: string; parentId: string } }[] } }>(
+      hank,
+      'query Q($id: ID!) { kernel(id: $id) { name code description } kernels(first: 500) { edges { node { id } } } executions(kernelId: $id) { edges { node { status input parentId } } } }',
+      { id },
+    );
+    expect(data?.kernel).toMatchObject({ name: 'listed', description: 'echoes', code: ECHO });
+    expect(data?.kernels.edges.map((edge) => edge.node.id)).toContain(id);
+    expect(data?.executions.edges.map((edge) => JSON.parse(edge.node.input) as unknown)).toEqual([{ a: 1 }, { a: 2 }]);
+    const stranger = await api.user('ivy', 'elsewhere');
+    const hidden = await api.gql<{ kernel: unknown; executions: { edges: unknown[] } }>(stranger, 'query Q($id: ID!) { kernel(id: $id) { id } executions(kernelId: $id) { edges { cursor } } }', { id });
+    expect(hidden.data).toEqual({ kernel: null, executions: { edges: [] } });
+  });
+
+  test('bad input is refused before anything runs', async () => {
+    const bad = await api.gql(hank, 'mutation { defineKernel(input: { name: "Bad Name", code: "x" }) { id } }');
+    expect(bad.errors?.[0]?.errorType).toBe('ValidationError');
+    const notUuid = await api.run(hank, 'not-a-uuid');
+    expect(notUuid.errors?.[0]?.errorType).toBe('ValidationError');
+    const anonymous = await api.gql({ 'x-api-key': api.apiKey }, 'mutation { runKernel(id: "00000000-0000-4000-8000-000000000001") { status } }');
+    expect(anonymous.errors?.[0]?.errorType).toBe('Unauthorized');
+  });
+});
+
+describe('app tokens', () => {
+  test('kernel:<name>:invoke runs that kernel only', async () => {
+    const { id: allowed } = await api.define(hank, 'report', ECHO);
+    const { id: other } = await api.define(hank, 'other', ECHO);
+    const { data } = await api.gql<{ registerApp: { token: { token: string } } }>(hank, 'mutation { registerApp(input: { name: "runner", scopes: ["kernel:report:invoke"] }) { token { token } } }');
+    const token = { authorization: data!.registerApp.token.token };
+    expect((await api.run(token, allowed, { ok: 1 })).data?.status).toBe('complete');
+    const refused = await api.run(token, other);
+    expect(refused.errors?.[0]).toMatchObject({ errorType: 'Forbidden' });
+    expect(refused.errors?.[0]?.message).toMatch(/kernel:other:invoke/);
+    const { data: reader } = await api.gql<{ registerApp: { token: { token: string } } }>(hank, 'mutation { registerApp(input: { name: "reader", scopes: ["span.read"] }) { token { token } } }');
+    const noKernelScope = await api.run({ authorization: reader!.registerApp.token.token }, allowed);
+    expect(noKernelScope.errors?.[0]?.errorType).toBe('Unauthorized');
+  });
+});
+
+describe('the local interval runner', () => {
+  let server: TestServer;
+  afterAll(() => server?.close());
+
+  test('with LOGLINEOS_KERNEL_INTERVAL_MS set, a scheduled function is observed, run and completed without anyone asking', async () => {
+    server = await startTestServer({ env: { ...process.env, LOGLINEOS_KERNEL_INTERVAL_MS: '100' } });
+    const headers = { authorization: await server.issuer.issue({ user: `jo-${api.suffix}`, tenant: `tick-${api.suffix}` }) };
+    const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query: 'mutation D($input: KernelInput!) { defineKernel(input: $input) { id } }', variables: { input: { name: 'cron', code: ECHO, status: 'scheduled' } } }) });
+    const id = ((await response.json()) as { data: { defineKernel: { id: string } } }).data.defineKernel.id;
+    let status: string | undefined;
+    for (let attempt = 0; attempt < 200 && status !== 'complete'; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const [row] = await server.ledger.db.withOwner((tx) => tx.query<{ status: string }>("select status from ledger.universal_registry where entity_type = 'request' and parent_id = $1 order by seq desc limit 1", [id]));
+      status = row?.status;
+    }
+    expect(status).toBe('complete');
+  });
+});
