@@ -98,6 +98,10 @@ describe('normal kernels', () => {
     expect(Date.parse(output.now ?? '')).toBeGreaterThanOrEqual(before - 1000);
   });
 
+  test('ctx.crypto refuses what is not text', async () => {
+    expectFailure(await run(kernel('return ctx.crypto.blake3({ not: "text" });')), 'KernelError', /TypeError: ctx\.crypto\.blake3\(text\) takes a string, got object/);
+  });
+
   test('ctx and its env are frozen, and the prelude leaves nothing in kernel scope', async () => {
     const code = kernel(`
       try { ctx.env.user = 'user:mallory'; ctx.sql = async () => 'forged'; } catch {}

@@ -45,7 +45,8 @@ export class SandboxWorker {
 
   /** `onExit` tells the pool the worker is gone, whether or not a run was in it. */
   constructor(script: string | URL, data: WorkerData, onExit: () => void) {
-    this.worker = new Worker(script, { workerData: data, resourceLimits: RESOURCE_LIMITS, execArgv: [] });
+    // No inherited flags, and an empty environment: the host's secrets never enter the worker's memory.
+    this.worker = new Worker(script, { workerData: data, resourceLimits: RESOURCE_LIMITS, execArgv: [], env: {} });
     this.ready = new Promise<void>((resolve, reject) => {
       this.worker.once('message', (message: FromWorker) => {
         if (message.type === 'ready') resolve();
