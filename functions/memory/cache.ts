@@ -26,6 +26,8 @@ export interface MemoryCache {
   write(scope: CacheScope, key: string, value: unknown, epoch: string | undefined, ttlSeconds: number): Promise<void>;
   /** Called after a committed change in the tenant: every entry of the tenant is stale from now on. */
   invalidate(tenantId: string | null): Promise<void>;
+  /** Resolves once connected, or after a short wait if it cannot connect (never rejects). */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,7 @@ export function memoryLruCache(max = 10_000): MemoryCache {
       epochs.set(k, (epochs.get(k) ?? 0) + 1);
       return Promise.resolve();
     },
+    ready: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };
 }
@@ -119,6 +122,18 @@ export function redisCache(url: string, options: RedisCacheOptions = {}): Memory
       } catch (error) {
         failed(error);
       }
+    },
+    ready() {
+      if (redis.status === 'ready') return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(done, 1000);
+        function done() {
+          clearTimeout(timer);
+          redis.off('ready', done);
+          resolve();
+        }
+        redis.once('ready', done);
+      });
     },
     async close() {
       redis.disconnect();

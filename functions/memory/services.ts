@@ -33,6 +33,8 @@ export async function createMemoryServices(base: Services, options: MemoryServic
   const mode = env.MEMORY_VECTOR_SEARCH ?? 'auto';
   if (mode !== 'auto' && mode !== 'exact') throw new Error(`MEMORY_VECTOR_SEARCH must be auto or exact, got ${JSON.stringify(mode)}`);
   const cache = env.REDIS_URL ? redisCache(env.REDIS_URL) : memoryLruCache();
+  // Commands are not queued while connecting; wait briefly so the first requests can use the cache.
+  await cache.ready();
   return {
     ledger: base.ledger,
     publisher: base.publisher,
