@@ -20,7 +20,8 @@ commands:
                           (exit 1 when a chain fails)
 
 environment: DATABASE_URL (unset: embedded PGlite in LOGLINEOS_DATA_DIR, default ./.data),
-             LOGLINEOS_SIGNING_KEY (hex Ed25519 seed; unset: a key file in the data folder)`;
+             LOGLINEOS_SIGNING_KEY (hex Ed25519 seed; unset: a key file in the data folder),
+             LOGLINEOS_KERNEL_INTERVAL_MS (serve: scheduled kernel passes, default 5000, 0 = off)`;
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -92,7 +93,9 @@ async function serve(portText: string, tlsPortText: string, dev: boolean): Promi
   const ledger = await openLedger(config, SEEDS);
   const apiKey = await loadOrCreateApiKey(apiKeyFile(config));
   const issuer = await openIssuer(issuerKeyFile(config));
-  const server = await createLocalServer({ ledger, apiKey, issuer, dev });
+  // `serve` runs observer, request_worker and policy_agent every 5 s unless LOGLINEOS_KERNEL_INTERVAL_MS says otherwise (0 = off).
+  const kernelIntervalMs = process.env.LOGLINEOS_KERNEL_INTERVAL_MS ?? '5000';
+  const server = await createLocalServer({ ledger, apiKey, issuer, dev, env: { ...process.env, LOGLINEOS_KERNEL_INTERVAL_MS: kernelIntervalMs } });
   const tls = await loadOrCreateTls(join(config.dataDir, 'keys'));
   let url: string;
   let tlsUrl: string;
@@ -113,6 +116,7 @@ async function serve(portText: string, tlsPortText: string, dev: boolean): Promi
   console.log(`  ledger    ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`}`);
   console.log(`  API key   ${apiKey}   (header x-api-key; public data only)`);
   console.log('  user JWT  npx loglineos token --user alice --tenant acme   (header Authorization)');
+  console.log(`  kernels   scheduled passes ${Number(kernelIntervalMs) > 0 ? `every ${kernelIntervalMs} ms` : 'off'} (LOGLINEOS_KERNEL_INTERVAL_MS)`);
   if (dev) console.log('  dev mode: schema/ and resolvers/ reload on change');
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
