@@ -1,14 +1,17 @@
 /**
  * `npm run bench [-- name…]`: every benchmark prints absolute figures and ratios against a baseline
- * measured in the same run, because these machines are noisy. Names: hashing, ledger, api, realtime, access.
+ * measured in the same run, because these machines are noisy. Names: hashing, ledger, api, realtime, access, kernels.
  * The ledger benchmark needs PostgreSQL: DATABASE_URL, default the local server.
  */
 import { accessBench } from './access.bench.ts';
 import { apiBench } from './api.bench.ts';
 import { hashingBench } from './hashing.bench.ts';
 import { ledgerBench } from './ledger.bench.ts';
+import { memoryBench } from './memory.bench.ts';
 import { realtimeBench } from './realtime.bench.ts';
+import { promptsBench } from './prompts.bench.ts';
 import { sandboxBench } from './sandbox.bench.ts';
+import { kernelsBench } from './kernels.bench.ts';
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const benches: Record<string, () => Promise<void>> = {
@@ -16,8 +19,11 @@ const benches: Record<string, () => Promise<void>> = {
   ledger: () => ledgerBench(url),
   api: () => apiBench(url),
   realtime: () => realtimeBench(url),
+  prompts: () => promptsBench(url),
   access: () => accessBench(url),
+  memory: memoryBench,
   sandbox: sandboxBench,
+  kernels: () => kernelsBench(url),
 };
 
 const wanted = process.argv.slice(2).filter((arg) => arg !== '--');
