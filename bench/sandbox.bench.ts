@@ -1,3 +1,7 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
 import type { JsonValue } from '../functions/ledger/index.ts';
 import { createSandbox, type HostFunctions } from '../functions/kernels/sandbox/index.ts';
 import { line, percentile } from './report.ts';
@@ -60,5 +64,35 @@ export async function sandboxBench(): Promise<void> {
     show('timeout (50 ms) + next run on the replacement worker', recycle);
   } finally {
     await sandbox.close();
+  }
+  await bundledColdStart(trivial, env);
+}
+
+/** The cold start a Lambda sees: the worker bundled to plain JS (no tsx), QuickJS compiled by the host. */
+async function bundledColdStart(code: string, env: { user: string; tenant: string }): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'sandbox-bench-'));
+  try {
+    const workerScript = join(dir, 'kernel-worker.mjs');
+    await build({
+      entryPoints: [new URL('../functions/kernels/sandbox/kernel-worker.ts', import.meta.url).pathname],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      outfile: workerScript,
+      logLevel: 'silent',
+    });
+    const starts: number[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const start = performance.now();
+      const sandbox = createSandbox({ poolSize: 1, workerScript });
+      const result = await sandbox.run({ code, input: i, env, host: {} });
+      starts.push(performance.now() - start);
+      await sandbox.close();
+      if (!result.ok) throw new Error(`the bundled worker failed: ${result.error.message}`);
+    }
+    show('cold: createSandbox + first run, bundled JS worker', starts.sort((a, b) => a - b));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
