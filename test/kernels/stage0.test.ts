@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CORE_KERNELS } from '../../functions/kernels/ids.ts';
 import { appendSpan, signerFromSeed } from '../../functions/ledger/index.ts';
@@ -122,6 +122,22 @@ describe('stage-0 boots what the manifest allows', () => {
     expect(run.errors?.[0]?.errorType).toBe('KernelSignatureInvalid');
     expect(run.errors?.[0]?.message).toMatch(/neither the deployment key nor a registered device key/);
     expect((await refusals(id)).at(-1)?.error).toBe('KernelSignatureInvalid');
+  });
+});
+
+describe('device keys', () => {
+  test("a kernel signed by one of the caller's registered, active device keys boots", async () => {
+    const seed = randomBytes(32).toString('hex');
+    const device = signerFromSeed(seed, 'device');
+    const { data } = await api.gql<{ registerApp: { app: { id: string } } }>(bob, 'mutation { registerApp(input: { name: "signer", scopes: ["span.read"] }) { app { id } } }');
+    const fingerprint = createHash('sha256').update(Buffer.from(device.publicKeyHex, 'hex')).digest('hex');
+    const registered = await api.gql(bob, 'mutation R($app: ID!, $key: String!, $fp: String!) { registerDevice(appId: $app, publicKey: $key, fingerprint: $fp) { id status } }', { app: data?.registerApp.app.id, key: device.publicKeyHex, fp: fingerprint });
+    expect(registered.errors).toBeUndefined();
+    const id = await bobKernel(seed);
+    await allow(id);
+    const run = await api.run(bob, id, { from: 'device' }, 'bootKernel');
+    expect(run.errors).toBeUndefined();
+    expect(run.data?.status).toBe('complete');
   });
 });
 
