@@ -1,6 +1,7 @@
 import type { Identity, Queryable } from '../commons/db/index.ts';
 import { ValidationError } from '../commons/errors.ts';
-import { appendSpan, blake3Hex, latestVersion, type Ledger } from '../ledger/index.ts';
+import { appendSpan, blake3Hex, isUuid, type Ledger, type Span } from '../ledger/index.ts';
+import { SPAN_COLUMNS_SQL, spanFromRow } from '../ledger/span.ts';
 import { requireCaller, toPromptBlock } from './blocks.ts';
 import { fillPlaceholders } from './placeholders.ts';
 import type { PromptBlock, PromptVariant } from './types.ts';
@@ -35,11 +36,16 @@ export function orderBlocks(blocks: readonly PromptBlock[]): PromptBlock[] {
  * priority, placeholders filled from the variables over the variant's defaults, joined by blank lines.
  */
 export async function compilePrompt(tx: Queryable, variant: PromptVariant, given: Readonly<Record<string, string>>): Promise<CompiledPrompt> {
+  return compileFromBlocks(variant, await latestVersions(tx, variant.blockIds), given);
+}
+
+/** compilePrompt over block versions already read (`latest` maps each block id to its latest version). */
+export function compileFromBlocks(variant: PromptVariant, latest: ReadonlyMap<string, Span>, given: Readonly<Record<string, string>>): CompiledPrompt {
   const found: PromptBlock[] = [];
   const skipped: string[] = [];
   const now = Date.now();
   for (const id of variant.blockIds) {
-    const span = await latestVersion(tx, id);
+    const span = latest.get(id);
     if (!span || span.entityType !== 'prompt_block' || span.isDeleted || (span.expiresAt && Date.parse(span.expiresAt) <= now)) skipped.push(id);
     else found.push(toPromptBlock(span));
   }
@@ -50,6 +56,17 @@ export async function compilePrompt(tx: Queryable, variant: PromptVariant, given
   const ordered = orderBlocks(found);
   const system = ordered.map((block) => fillPlaceholders(block.text, variables, `block "${block.name}" (${block.id})`).trim()).join('\n\n');
   return { system, hash: blake3Hex(encoder.encode(system)), blocks: ordered.map((block) => ({ id: block.id, seq: block.seq })), skipped, variables };
+}
+
+/** The latest version of each id the caller can read, in one query. */
+export async function latestVersions(tx: Queryable, ids: readonly string[]): Promise<Map<string, Span>> {
+  const valid = ids.filter(isUuid).map((id) => id.toLowerCase());
+  if (valid.length === 0) return new Map();
+  const rows = await tx.query(`select distinct on (r.id) ${SPAN_COLUMNS_SQL} from ledger.universal_registry r where r.id = any($1::uuid[]) order by r.id, r.seq desc`, [valid]);
+  return new Map(rows.map((row) => {
+    const span = spanFromRow(row);
+    return [span.id, span];
+  }));
 }
 
 /** Builds a variant's system prompt and records it as a `prompt_build` span. Same inputs → same hash. */

@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Identity, Queryable } from '../commons/db/index.ts';
 import { LogLineError, ValidationError } from '../commons/errors.ts';
-import { appendSpan, isUuid, latestVersion, type Ledger } from '../ledger/index.ts';
+import { appendSpan, isUuid, latestVersion, type Ledger, type Span } from '../ledger/index.ts';
 import type { ModelProvider } from '../models/index.ts';
 import { requireCaller } from './blocks.ts';
-import { buildSpanInput, compilePrompt } from './build.ts';
+import { buildSpanInput, compileFromBlocks, latestVersions } from './build.ts';
+import { resolveVariant } from './variants.ts';
 import { memoryContext, userMessage, type MemorySearch } from './context.ts';
 import { CONTRACT_INSTRUCTIONS, CONTRACT_VERSION, readReply, type PromptAnswer } from './contract.ts';
 import { parseVariables } from './placeholders.ts';
 import { RunEventStream, type RunEventSink } from './run-events.ts';
 import type { ContextPiece, PromptContext, PromptSettings, RunJob } from './types.ts';
-import { resolveVariant } from './variants.ts';
 
 export interface RunPromptInput {
   readonly variantId?: string | null;
@@ -80,10 +80,11 @@ export async function startRun(context: PromptContext, caller: Identity | null, 
   const variables = parseVariables('input.variables', input.variables);
   const runId = (input.runId ?? randomUUID()).toLowerCase();
   const { variant, compiled, modelId } = await context.ledger.db.withSession(identity, async (tx) => {
-    if (await latestVersion(tx, runId)) throw new ValidationError('input.runId', runId, 'is already used', 'Send a fresh UUID for every run.');
     const variant = await resolveVariant(tx, input);
-    const compiled = await compilePrompt(tx, variant, variables);
-    return { variant, compiled, modelId: await chooseModel(tx, input.model, context.runtime.model.defaultModelId) };
+    // the run id's check rides along with the read of the blocks: one query for both
+    const latest = await latestVersions(tx, [...variant.blockIds, runId]);
+    if (latest.has(runId)) throw new ValidationError('input.runId', runId, 'is already used', 'Send a fresh UUID for every run.');
+    return { variant, compiled: compileFromBlocks(variant, latest, variables), modelId: await chooseModel(tx, input.model, context.runtime.model.defaultModelId) };
   });
   const job: RunJob = {
     runId,
@@ -140,9 +141,14 @@ export async function executeRun(deps: RunDependencies, job: RunJob): Promise<Ru
   const started = performance.now();
   const abort = new AbortController();
   const deadline = setTimeout(() => abort.abort(new LogLineError('Timeout', `the run did not finish within ${deps.settings.runTimeoutMs} ms`)), deps.settings.runTimeoutMs);
-  // The build is recorded while the model works; the run span waits for it only at the end.
-  const build = record ? appendSpan(deps.ledger, identity, buildSpanInput(identity, job.variant, job.compiled, { traceId: job.traceId, input: { variables: job.variables } })) : null;
-  build?.catch(() => undefined);
+  // The build is recorded while the model streams, started once the first chunk is on its way (so
+  // sealing it never delays that chunk); the run span waits for it only at the end.
+  let build: Promise<Span> | null = null;
+  const recordBuild = () => {
+    if (!record || build) return;
+    build = new Promise<void>((resolve) => setImmediate(resolve)).then(() => appendSpan(deps.ledger, identity, buildSpanInput(identity, job.variant, job.compiled, { traceId: job.traceId, input: { variables: job.variables } })));
+    build.catch(() => undefined);
+  };
   let reply = '';
   let ttftMs: number | null = null;
   let inputTokens = 0;
@@ -178,6 +184,7 @@ export async function executeRun(deps: RunDependencies, job: RunJob): Promise<Ru
         ttftMs ??= Math.round(performance.now() - started);
         reply += event.text;
         stream.chunk(event.text);
+        recordBuild();
       } else {
         inputTokens = event.inputTokens;
         outputTokens = event.outputTokens;
@@ -200,7 +207,8 @@ export async function executeRun(deps: RunDependencies, job: RunJob): Promise<Ru
   }
   if (record) {
     try {
-      const buildSpan = await build;
+      recordBuild();
+      const buildSpan = await (build as Promise<Span> | null);
       await appendSpan(deps.ledger, identity, runSpanInput(job, outcome, buildSpan?.id ?? null));
     } catch (error) {
       console.error(JSON.stringify({ level: 'error', message: 'recording a prompt run failed', runId: job.runId, error: error instanceof Error ? error.message : String(error) }));

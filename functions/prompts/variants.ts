@@ -108,17 +108,21 @@ export async function resolveVariant(tx: Queryable, ref: { variantId?: string | 
   }
   const family = ref.family ?? '';
   if (!FAMILY.test(family)) throw new ValidationError('family', ref.family, 'names no prompt family', 'Send variantId or a family such as "support.answer".');
-  const [selection] = await tx.query<{ parent_id: string }>(
-    `select r.parent_id from ledger.universal_registry r
-     where r.entity_type = 'prompt_variant_selection' and r.prompt_family = $1 and r.parent_id is not null
-     order by r.at desc, r.position desc limit 1`,
+  // One round trip: the family's latest variants, the current winner first, else the newest.
+  const [row] = await tx.query(
+    `select * from (
+       select distinct on (r.id) ${SPAN_COLUMNS_SQL} from ledger.universal_registry r
+       where r.entity_type = 'prompt_variant' and r.prompt_family = $1 order by r.id, r.seq desc
+     ) latest
+     where not latest.is_deleted
+     order by latest.id = (
+       select s.parent_id from ledger.universal_registry s
+       where s.entity_type = 'prompt_variant_selection' and s.prompt_family = $1 and s.parent_id is not null
+       order by s.at desc, s.position desc limit 1
+     ) desc nulls last, latest.at desc, latest.id
+     limit 1`,
     [family],
   );
-  if (selection) {
-    const winner = await latestVersion(tx, String(selection.parent_id));
-    if (winner && winner.entityType === 'prompt_variant' && !winner.isDeleted) return toPromptVariant(winner);
-  }
-  const [newest] = await variantsInSession(tx, family);
-  if (!newest) throw new NotFoundError(`prompt family ${JSON.stringify(family)} has no variant you can read; create one with createPromptVariant`, { family });
-  return newest;
+  if (!row) throw new NotFoundError(`prompt family ${JSON.stringify(family)} has no variant you can read; create one with createPromptVariant`, { family });
+  return toPromptVariant(spanFromRow(row));
 }

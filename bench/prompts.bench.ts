@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { BedrockRuntimeClient, ConverseStreamCommand, type ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
+import { mockClient } from 'aws-sdk-client-mock';
+import WebSocket from 'ws';
+import { applySeeds, signerFromSeed, type Ledger } from '../functions/ledger/index.ts';
+import { PROMPT_SEED } from '../functions/prompts/index.ts';
+import { createLocalServer } from '../local/server.ts';
+import { withBenchDatabase } from './fixture.ts';
+import { line, percentile, ratio } from './report.ts';
+
+const RUNS = Number(process.env.BENCH_PROMPT_RUNS ?? 200);
+const REPLY = JSON.stringify({ text: `${'A streamed answer with some words in it. '.repeat(10).trim()}`, confidence: 0.7, actions: [], citations: [] });
+
+/**
+ * What our path adds to a prompt run, with Bedrock mocked at the SDK client so the model streams
+ * instantly (the reply in 40 deltas): from sending runPrompt to the first chunk at a subscriber on a
+ * real socket, and from the model's last token to the final event there (PostgreSQL, one user,
+ * sequential runs). Baseline for the ratio: a plain HTTP round trip (timelineHead) in the same run.
+ */
+export async function promptsBench(url: string): Promise<void> {
+  await withBenchDatabase(url, 8, async ({ db, issuer }) => {
+    const ledger: Ledger = { db, signer: signerFromSeed('42'.repeat(32)) };
+    await applySeeds(ledger, [PROMPT_SEED]);
+    let lastTokenAt = 0;
+    let firstTokenAt = 0;
+    const deltas = REPLY.match(/.{1,8}/gs) ?? [];
+    const bedrock = mockClient(BedrockRuntimeClient);
+    bedrock.on(ConverseStreamCommand).callsFake(() => ({
+      stream: (async function* (): AsyncIterable<ConverseStreamOutput> {
+        for (const [index, text] of deltas.entries()) {
+          if (index === 0) firstTokenAt = performance.now();
+          if (index === deltas.length - 1) lastTokenAt = performance.now();
+          yield { contentBlockDelta: { contentBlockIndex: 0, delta: { text } } };
+        }
+        yield { messageStop: { stopReason: 'end_turn' } };
+        yield { metadata: { usage: { inputTokens: 100, outputTokens: 50, totalTokens: 150 }, metrics: { latencyMs: 0 } } };
+      })(),
+    }));
+    const env = { ...process.env, LOGLINEOS_MODEL_PROVIDER: 'bedrock', LOGLINEOS_MODEL_ID: 'bench-model', AWS_REGION: 'us-east-1' };
+    const server = await createLocalServer({ ledger, apiKey: 'da2-bench', issuer, env });
+    const endpoint = await server.listen(0);
+    const host = new URL(endpoint).host;
+    const token = await issuer.issue({ user: 'bench-user', tenant: 'bench' });
+    console.log(`\n# prompts: ${RUNS} runs, Bedrock mocked (instant stream, ${deltas.length} deltas), subscriber on a real socket, PostgreSQL`);
+
+    const post = (query: string, variables?: Record<string, unknown>) =>
+      fetch(endpoint, { method: 'POST', headers: { authorization: token, 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) }).then((r) => r.json() as Promise<{ errors?: unknown[] }>);
+
+    const header = Buffer.from(JSON.stringify({ host, authorization: token })).toString('base64');
+    const socket = new WebSocket(`${endpoint.replace('http', 'ws').replace(/\/graphql$/, '/graphql/realtime')}?header=${header}&payload=e30=`, ['graphql-ws']);
+    const waiters = new Map<string, (frame: { type: string; payload?: { data?: { onPromptRun?: { kind: string } } } }) => void>();
+    socket.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as { type: string; id?: string };
+      if (frame.id) waiters.get(frame.id)?.(frame);
+      if (frame.type === 'connection_ack') waiters.get('ack')?.(frame);
+    });
+    await new Promise<void>((resolve) => {
+      waiters.set('ack', () => resolve());
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init' })));
+    });
+
+    const roundTrips: number[] = [];
+    const toFirst: number[] = [];
+    const toFinal: number[] = [];
+    const answered: number[] = [];
+    const tokenToChunk: number[] = [];
+    for (let i = 0; i < RUNS + 20; i += 1) {
+      const runId = randomUUID();
+      let firstAt = 0;
+      let finalAt = 0;
+      const done = new Promise<void>((resolve) => {
+        waiters.set(runId, (frame) => {
+          if (frame.type === 'start_ack') waiters.get(`${runId}:ack`)?.(frame);
+          const event = frame.payload?.data?.onPromptRun;
+          if (!event) return;
+          if (event.kind === 'chunk' && !firstAt) firstAt = performance.now();
+          if (event.kind !== 'chunk') {
+            finalAt = performance.now();
+            resolve();
+          }
+        });
+      });
+      await new Promise<void>((resolve) => {
+        waiters.set(`${runId}:ack`, () => resolve());
+        socket.send(JSON.stringify({ id: runId, type: 'start', payload: { data: JSON.stringify({ query: 'subscription R($runId: ID!) { onPromptRun(runId: $runId) { runId seq kind text result error } }', variables: { runId } }), extensions: { authorization: { host, authorization: token } } } }));
+      });
+      const rt0 = performance.now();
+      await post('{ timelineHead }');
+      const rt1 = performance.now();
+      const sentAt = performance.now();
+      const started = await post('mutation R($input: RunPromptInput!) { runPrompt(input: $input) { runId } }', { input: { runId, family: 'assistant', userInput: `question ${i}`, useMemory: false } });
+      if (started.errors) throw new Error(JSON.stringify(started.errors));
+      const answeredAt = performance.now();
+      await done;
+      socket.send(JSON.stringify({ id: runId, type: 'stop' }));
+      waiters.delete(runId);
+      if (i < 20) continue; // warm-up
+      roundTrips.push(rt1 - rt0);
+      toFirst.push(firstAt - sentAt);
+      toFinal.push(finalAt - lastTokenAt);
+      answered.push(answeredAt - sentAt);
+      tokenToChunk.push(firstAt - firstTokenAt);
+    }
+    socket.close();
+    await server.close();
+    bedrock.restore();
+    const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
+    const ms = (value: number) => `${value.toFixed(2)} ms`;
+    const [rt, first, final] = [sorted(roundTrips), sorted(toFirst), sorted(toFinal)];
+    line('HTTP round trip, timelineHead (baseline) p50', ms(percentile(rt, 50)));
+    line('runPrompt sent → first chunk at subscriber p50', ms(percentile(first, 50)));
+    line('runPrompt sent → first chunk at subscriber p99', ms(percentile(first, 99)), 'goal ≤ 10 ms');
+    line('last model token → final event at subscriber p50', ms(percentile(final, 50)));
+    line('last model token → final event at subscriber p99', ms(percentile(final, 99)), 'goal ≤ 10 ms');
+    line('  of which: runPrompt answered (HTTP) p50', ms(percentile(sorted(answered), 50)));
+    line('  of which: model first token → first chunk at subscriber p50', ms(percentile(sorted(tokenToChunk), 50)));
+    ratio('first chunk p50 ÷ HTTP round trip p50', percentile(first, 50) / percentile(rt, 50), 'for scale');
+  });
+}
