@@ -1,4 +1,7 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { kernelSpan } from '../../functions/kernels/catalogue.ts';
+import { hashSpan, signerFromSeed } from '../../functions/ledger/index.ts';
 import { startTestServer, type TestServer } from '../support/api.ts';
 import { startKernelApi, type KernelTestApi } from './support.ts';
 
@@ -39,6 +42,21 @@ describe('kernel reads', () => {
     expect(notUuid.errors?.[0]?.errorType).toBe('ValidationError');
     const anonymous = await api.gql({ 'x-api-key': api.apiKey }, 'mutation { runKernel(id: "00000000-0000-4000-8000-000000000001") { status } }');
     expect(anonymous.errors?.[0]?.errorType).toBe('Unauthorized');
+  });
+});
+
+describe('client-signed kernels', () => {
+  test('defineKernel keeps a client signature over the span it documents, and refuses a wrong one', async () => {
+    const signer = signerFromSeed(randomBytes(32).toString('hex'), 'client');
+    const identity = api.identity('hank', 'apico');
+    const definition = { id: randomUUID(), name: 'signed', code: ECHO, at: new Date().toISOString(), publicKey: signer.publicKeyHex };
+    const span = { ...kernelSpan(identity, definition, 0), ownerId: identity.userId, tenantId: identity.tenantId, isDeleted: false };
+    const signature = signer.sign(hashSpan(span));
+    const ok = await api.gql<{ defineKernel: { signature: string; publicKey: string } }>(hank, 'mutation D($input: KernelInput!) { defineKernel(input: $input) { signature publicKey } }', { input: { ...definition, signature } });
+    expect(ok.errors).toBeUndefined();
+    expect(ok.data?.defineKernel).toEqual({ signature, publicKey: signer.publicKeyHex });
+    const forged = await api.gql(hank, 'mutation D($input: KernelInput!) { defineKernel(input: $input) { id } }', { input: { ...definition, id: randomUUID(), signature } });
+    expect(forged.errors?.[0]?.errorType).toBe('SignatureInvalid');
   });
 });
 
