@@ -213,6 +213,13 @@ describe('escape and abuse: each stops with a clear error and the host stays int
     await expectHostIntact();
   });
 
+  test('a host result larger than the memory limit ends in a MemoryLimit', async () => {
+    const host: HostFunctions = { huge: async () => 'y'.repeat(3_000_000) };
+    const result = await sandbox.run({ code: kernel('return (await ctx.huge()).length;'), input: null, env, host, limits: { memoryBytes: 2 * 1024 * 1024 } });
+    expectFailure(result, 'MemoryLimit', /memory limit of 2 MiB.*a host call returned 3000002 characters/);
+    await expectHostIntact();
+  });
+
   test('deep recursion ends in a StackOverflow', async () => {
     expectFailure(await run(kernel('function down(n) { return down(n + 1) + 1; } return down(0);')), 'StackOverflow', /stack/);
     await expectHostIntact();
@@ -331,6 +338,10 @@ describe('the pool', () => {
     const broken = createSandbox({ poolSize: 1, workerScript: '/nonexistent/kernel-worker.js' });
     expectFailure(await broken.run({ code: kernel('return 1;'), input: null, env, host: {} }), 'SandboxFailure', /could not start/);
     await broken.close();
+  });
+
+  test('a time limit beyond what a timer can hold does not fire at once', async () => {
+    expect(await run(kernel('await ctx.sql("select 1"); return "done";'), { timeoutMs: 3_000_000_000 })).toMatchObject({ ok: true, output: 'done' });
   });
 
   test('bad limits and host names are refused before anything runs', async () => {

@@ -8,6 +8,9 @@ import type { HostFunctions, RunResult, SandboxErrorCode } from './types.ts';
 /** The host kills a worker this long after a run's deadline if the worker has not answered by then. */
 const KILL_GRACE_MS = 250;
 
+/** setTimeout fires at once for delays above 2^31 − 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** V8 heap of the worker (the WASM memory is bounded separately, and V8 does not count it). */
 const RESOURCE_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 };
 
@@ -98,7 +101,7 @@ export class SandboxWorker {
       const timer = setTimeout(() => {
         finish(failed('Timeout', limitMessages.timeout(limits)), false);
         void this.worker.terminate();
-      }, limits.timeoutMs + KILL_GRACE_MS);
+      }, Math.min(limits.timeoutMs + KILL_GRACE_MS, MAX_TIMER_MS));
 
       this.current = {
         runId,
