@@ -1,7 +1,7 @@
 import type { Identity } from '../commons/db/index.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../commons/errors.ts';
 import { isAdmin } from '../commons/identity.ts';
-import { appendSpanInSession, latestVersion, listSpans, SEED_OWNER, type Ledger, type Page, type Span } from '../ledger/index.ts';
+import { appendSpanInSession, isUuid, latestVersion, listSpans, SEED_OWNER, type Ledger, type Page, type Span } from '../ledger/index.ts';
 import { MANIFEST_ID } from './ids.ts';
 import { manifestFromMetadata, readManifest, type Manifest } from './manifest.ts';
 
@@ -60,10 +60,15 @@ export function defineKernel(ledger: Ledger, caller: Identity, definition: Kerne
 }
 
 /** Schedules a run: a request span, picked up by request_worker. Returns it at once. */
-export function scheduleKernel(ledger: Ledger, caller: Identity, kernelId: string, input: unknown): Promise<Span> {
+export function scheduleKernel(ledger: Ledger, caller: Identity, kernelId: string, input: unknown, scopes: readonly string[] | null = null): Promise<Span> {
+  if (!isUuid(kernelId)) throw new ValidationError('id', kernelId, 'must be a function span id (a UUID)', 'Send the id of a function span you can read.');
   return ledger.db.withSession(caller, async (tx) => {
     const kernel = await latestVersion(tx, kernelId);
     if (!kernel || kernel.entityType !== 'function' || kernel.isDeleted) throw new NotFoundError(`no function span ${kernelId} that you can read`, { id: kernelId });
+    const name = kernel.name ?? kernel.id;
+    if (scopes && !scopes.includes('admin') && !scopes.includes(`kernel:${name}:invoke`)) {
+      throw new ForbiddenError(`this token may not schedule kernel ${JSON.stringify(name)}: it needs the scope kernel:${name}:invoke`, { kernelId, scope: `kernel:${name}:invoke` });
+    }
     return appendSpanInSession(tx, caller, {
       entityType: 'request', who: `user:${caller.userId}`, did: 'scheduled', this: `run ${kernel.name ?? kernel.id}`,
       parentId: kernel.id, relatedTo: [kernel.id], status: 'scheduled', input: (input ?? null) as never, scheduledAt: new Date().toISOString(),

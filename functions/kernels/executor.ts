@@ -18,6 +18,11 @@ export interface KernelServices {
   readonly ledger: Ledger;
   readonly publisher: SpanPublisher;
   readonly sandbox: Sandbox;
+  /**
+   * The pool for runs nested `depth` (≥ 1) deep (runFunction, evaluatePolicy). A run waiting for its
+   * nested run holds its worker, so nested runs never queue behind top-level runs in the same pool.
+   */
+  readonly nestedSandbox?: (depth: number) => Sandbox;
   readonly models?: ModelProvider & { readonly defaultModelId?: string };
 }
 
@@ -200,6 +205,8 @@ async function runInSession(scope: RunScope, kernelId: string, input: JsonValue,
  * span, written after, records what happened). Host calls are serialised (one transaction) and
  * refused once the run is over.
  */
+const sandboxAt = (services: KernelServices, depth: number): Sandbox => (depth === 0 ? services.sandbox : services.nestedSandbox?.(depth) ?? services.sandbox);
+
 /** One of the five core kernels, as seeded: owned by the system and signed by this deployment's key. */
 function isCoreKernel(scope: RunScope, kernel: Span): CoreKernelName | undefined {
   const deploymentKey = scope.services.ledger.signer?.publicKeyHex;
@@ -226,7 +233,7 @@ async function sandboxed(scope: RunScope, kernel: Span, input: JsonValue, depth:
   const writtenBefore = scope.written.length;
   let run: RunResult;
   try {
-    run = await scope.services.sandbox.run({
+    run = await sandboxAt(scope.services, depth).run({
       code: kernel.code ?? '',
       input,
       env: { user: scope.caller.userId, tenant: scope.caller.tenantId, kernel_id: kernel.id, trace_id: scope.traceId },
@@ -285,7 +292,7 @@ function hostFunctions(scope: RunScope, kernel: Span, core: CoreKernelName | und
   if (core === 'policy_agent') {
     host.evaluatePolicy = async (code, span) => {
       if (typeof code !== 'string' || code.trim() === '') throw new Error('the policy has no code; a policy span carries `function on(span) { … }` in its code');
-      const result = await scope.services.sandbox.run({
+      const result = await sandboxAt(scope.services, depth + 1).run({
         code: `${code}\n;globalThis.default = async function main(ctx) { if (typeof on !== 'function') throw new Error('the policy defines no on(span) function'); return (await on(ctx.input)) ?? null; };`,
         input: span,
         env: { user: scope.caller.userId, tenant: scope.caller.tenantId },

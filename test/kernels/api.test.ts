@@ -67,6 +67,8 @@ describe('app tokens', () => {
     const { data } = await api.gql<{ registerApp: { token: { token: string } } }>(hank, 'mutation { registerApp(input: { name: "runner", scopes: ["kernel:report:invoke"] }) { token { token } } }');
     const token = { authorization: data!.registerApp.token.token };
     expect((await api.run(token, allowed, { ok: 1 })).data?.status).toBe('complete');
+    const scheduled = await api.gql(token, 'mutation S($id: ID!) { scheduleKernel(id: $id) { id } }', { id: other });
+    expect(scheduled.errors?.[0]?.errorType).toBe('Forbidden');
     const refused = await api.run(token, other);
     expect(refused.errors?.[0]).toMatchObject({ errorType: 'Forbidden' });
     expect(refused.errors?.[0]?.message).toMatch(/kernel:other:invoke/);

@@ -17,7 +17,7 @@ export default async function scheduleKernel(event: AppSyncEvent<{ id: string; i
   const caller = identityFrom(event.identity);
   if (!caller) throw new ForbiddenError('scheduling a kernel needs a signed-in caller', { fix: 'Call with a user or app token.' });
   const scopes = tokenScopes(event);
-  const request = await schedule(services.ledger, caller, event.arguments.id, parseJsonArgument('input', event.arguments.input));
+  const request = await schedule(services.ledger, caller, event.arguments.id, parseJsonArgument('input', event.arguments.input), scopes);
   await publishCommitted(services.publisher, request);
   if (!services.env.AWS_LAMBDA_FUNCTION_NAME) {
     services.background(() => executeKernel(services, caller, CORE_KERNELS.request_worker, { request_id: request.id }, { stage0: true, ...(scopes ? { scopes: [...scopes, 'kernel:request_worker:invoke'] } : {}) }));

@@ -1,5 +1,5 @@
 import type { DataSourceDefinition } from '../handler.ts';
-import { createSandbox } from '../../kernels/sandbox/index.ts';
+import { createSandbox, type Sandbox } from '../../kernels/sandbox/index.ts';
 import { startKernelInterval } from '../../kernels/scheduled.ts';
 import { providerFromEnv } from '../../models/index.ts';
 import { KERNELS_OPERATIONS } from './operations.ts';
@@ -7,7 +7,7 @@ import type { KernelsServices } from './services.ts';
 
 /**
  * The `kernels` data source: the executor with a warm sandbox pool. `LOGLINEOS_KERNEL_WORKERS` sizes
- * the pool (default 4: a core kernel's nested run needs a second worker). `LOGLINEOS_KERNEL_INTERVAL_MS`
+ * the pool (default 4; runs nested by the core kernels get pools of their own, made on first use). `LOGLINEOS_KERNEL_INTERVAL_MS`
  * > 0 runs observer, request_worker and policy_agent on that interval in this process (the local
  * server; on AWS an EventBridge schedule invokes functions/api/kernels.handler.ts's `scheduled`).
  */
@@ -16,10 +16,19 @@ export const KERNELS_DATA_SOURCE: DataSourceDefinition<KernelsServices> = {
   services: async (base) => {
     const workers = Number(base.env.LOGLINEOS_KERNEL_WORKERS ?? 4);
     const sandbox = createSandbox({ poolSize: Number.isInteger(workers) && workers > 0 ? workers : 4 });
+    // Pools for nested runs, made on first use: depth 1 (a core kernel's runFunction / evaluatePolicy) and deeper.
+    const nested = new Map<number, Sandbox>();
+    const nestedSandbox = (depth: number): Sandbox => {
+      const level = Math.min(depth, 2);
+      let pool = nested.get(level);
+      if (!pool) nested.set(level, (pool = createSandbox({ poolSize: level === 1 ? 2 : 1 })));
+      return pool;
+    };
     const pending = new Set<Promise<unknown>>();
     const services: KernelsServices = {
       ...base,
       sandbox,
+      nestedSandbox,
       models: providerFromEnv(base.env),
       background(work) {
         const running = work()
@@ -35,7 +44,7 @@ export const KERNELS_DATA_SOURCE: DataSourceDefinition<KernelsServices> = {
       async close() {
         await interval?.stop();
         await Promise.allSettled([...pending]);
-        await sandbox.close();
+        await Promise.all([sandbox, ...nested.values()].map((pool) => pool.close()));
       },
     };
   },
