@@ -306,6 +306,25 @@ describe('the pool', () => {
     );
   });
 
+  test('runs waiting for a worker start in arrival order', async () => {
+    // given a pool of one worker and a host function recording who ran
+    const own = createSandbox({ poolSize: 1 });
+    const order: JsonValue[] = [];
+    const host: HostFunctions = {
+      mark: async (who) => {
+        order.push(who ?? null);
+        return null;
+      },
+    };
+    // when five runs are submitted at once
+    const code = kernel('await ctx.mark(ctx.input); return ctx.input;');
+    const results = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((input) => own.run({ code, input, env, host })));
+    await own.close();
+    // then they ran one after another, first come first served
+    expect(results.map((result) => result.ok && result.output)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(order).toEqual(['a', 'b', 'c', 'd', 'e']);
+  });
+
   test('a run started from a host call does not wait for the worker its caller holds', async () => {
     // given a pool of one worker, and a host function that runs another kernel (as evaluatePolicy does)
     const own = createSandbox({ poolSize: 1 });
