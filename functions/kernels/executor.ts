@@ -316,6 +316,8 @@ function hostFunctions(scope: RunScope, kernel: Span, core: CoreKernelName | und
         messages: r.messages as { role: 'user' | 'assistant'; text: string }[],
         ...(typeof r.maxTokens === 'number' ? { maxTokens: r.maxTokens } : {}),
         ...(typeof r.temperature === 'number' ? { temperature: r.temperature } : {}),
+        // The call ends with the run: a kernel that timed out leaves no model call running.
+        signal: AbortSignal.timeout(scope.manifest?.timeoutMs ?? 10_000),
       });
       return { ...answer, provider: models.name, latencyMs: Math.round(performance.now() - started) } as unknown as JsonValue;
     };
