@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BedrockRuntimeClient, ConverseStreamCommand, type ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
 import { mockClient } from 'aws-sdk-client-mock';
-import WebSocket from 'ws';
+import { Worker } from 'node:worker_threads';
 import { applySeeds, signerFromSeed, type Ledger } from '../functions/ledger/index.ts';
 import { PROMPT_SEED } from '../functions/prompts/index.ts';
 import { createLocalServer } from '../local/server.ts';
@@ -14,7 +14,7 @@ const REPLY = JSON.stringify({ text: `${'A streamed answer with some words in it
 /**
  * What our path adds to a prompt run, with Bedrock mocked at the SDK client so the model streams
  * instantly (the reply in 40 deltas): from sending runPrompt to the first chunk at a subscriber on a
- * real socket, and from the model's last token to the final event there (PostgreSQL, one user,
+ * real socket (in its own thread), and from the model's last token to the final event there (PostgreSQL, one user,
  * sequential runs). Baseline for the ratio: a plain HTTP round trip (timelineHead) in the same run.
  */
 export async function promptsBench(url: string): Promise<void> {
@@ -28,8 +28,8 @@ export async function promptsBench(url: string): Promise<void> {
     bedrock.on(ConverseStreamCommand).callsFake(() => ({
       stream: (async function* (): AsyncIterable<ConverseStreamOutput> {
         for (const [index, text] of deltas.entries()) {
-          if (index === 0) firstTokenAt = performance.now();
-          if (index === deltas.length - 1) lastTokenAt = performance.now();
+          if (index === 0) firstTokenAt = performance.timeOrigin + performance.now();
+          if (index === deltas.length - 1) lastTokenAt = performance.timeOrigin + performance.now();
           yield { contentBlockDelta: { contentBlockIndex: 0, delta: { text } } };
         }
         yield { messageStop: { stopReason: 'end_turn' } };
@@ -46,18 +46,20 @@ export async function promptsBench(url: string): Promise<void> {
     const post = (query: string, variables?: Record<string, unknown>) =>
       fetch(endpoint, { method: 'POST', headers: { authorization: token, 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) }).then((r) => r.json() as Promise<{ errors?: unknown[] }>);
 
-    const header = Buffer.from(JSON.stringify({ host, authorization: token })).toString('base64');
-    const socket = new WebSocket(`${endpoint.replace('http', 'ws').replace(/\/graphql$/, '/graphql/realtime')}?header=${header}&payload=e30=`, ['graphql-ws']);
-    const waiters = new Map<string, (frame: { type: string; payload?: { data?: { onPromptRun?: { kind: string } } } }) => void>();
-    socket.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as { type: string; id?: string };
-      if (frame.id) waiters.get(frame.id)?.(frame);
-      if (frame.type === 'connection_ack') waiters.get('ack')?.(frame);
+    const worker = new Worker(new URL('./prompt-subscriber.worker.mjs', import.meta.url), {
+      workerData: { realtimeUrl: endpoint.replace('http', 'ws').replace(/\/graphql$/, '/graphql/realtime'), host, token },
     });
-    await new Promise<void>((resolve) => {
-      waiters.set('ack', () => resolve());
-      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init' })));
+    type Report = { type: string; runId?: string; firstAt?: number; finalAt?: number; kind?: string };
+    const next = (type: string) => new Promise<Report>((resolve) => {
+      const listen = (message: Report) => {
+        if (message.type !== type) return;
+        worker.off('message', listen);
+        resolve(message);
+      };
+      worker.on('message', listen);
     });
+    await next('ready');
+    const now = () => performance.timeOrigin + performance.now();
 
     const roundTrips: number[] = [];
     const toFirst: number[] = [];
@@ -66,42 +68,28 @@ export async function promptsBench(url: string): Promise<void> {
     const tokenToChunk: number[] = [];
     for (let i = 0; i < RUNS + 20; i += 1) {
       const runId = randomUUID();
-      let firstAt = 0;
-      let finalAt = 0;
-      const done = new Promise<void>((resolve) => {
-        waiters.set(runId, (frame) => {
-          if (frame.type === 'start_ack') waiters.get(`${runId}:ack`)?.(frame);
-          const event = frame.payload?.data?.onPromptRun;
-          if (!event) return;
-          if (event.kind === 'chunk' && !firstAt) firstAt = performance.now();
-          if (event.kind !== 'chunk') {
-            finalAt = performance.now();
-            resolve();
-          }
-        });
-      });
-      await new Promise<void>((resolve) => {
-        waiters.set(`${runId}:ack`, () => resolve());
-        socket.send(JSON.stringify({ id: runId, type: 'start', payload: { data: JSON.stringify({ query: 'subscription R($runId: ID!) { onPromptRun(runId: $runId) { runId seq kind text result error } }', variables: { runId } }), extensions: { authorization: { host, authorization: token } } } }));
-      });
-      const rt0 = performance.now();
+      const subscribed = next('subscribed');
+      worker.postMessage({ type: 'subscribe', runId });
+      await subscribed;
+      const rt0 = now();
       await post('{ timelineHead }');
-      const rt1 = performance.now();
-      const sentAt = performance.now();
+      const rt1 = now();
+      const done = next('done');
+      const sentAt = now();
       const started = await post('mutation R($input: RunPromptInput!) { runPrompt(input: $input) { runId } }', { input: { runId, family: 'assistant', userInput: `question ${i}`, useMemory: false } });
       if (started.errors) throw new Error(JSON.stringify(started.errors));
-      const answeredAt = performance.now();
-      await done;
-      socket.send(JSON.stringify({ id: runId, type: 'stop' }));
-      waiters.delete(runId);
+      const answeredAt = now();
+      const report = await done;
+      if (report.kind !== 'result') throw new Error(`run ${runId} ended in ${report.kind}`);
       if (i < 20) continue; // warm-up
       roundTrips.push(rt1 - rt0);
-      toFirst.push(firstAt - sentAt);
-      toFinal.push(finalAt - lastTokenAt);
+      toFirst.push(report.firstAt! - sentAt);
+      toFinal.push(report.finalAt! - lastTokenAt);
       answered.push(answeredAt - sentAt);
-      tokenToChunk.push(firstAt - firstTokenAt);
+      tokenToChunk.push(report.firstAt! - firstTokenAt);
     }
-    socket.close();
+    worker.postMessage({ type: 'close' });
+    await worker.terminate();
     await server.close();
     bedrock.restore();
     const sorted = (values: number[]) => [...values].sort((a, b) => a - b);

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Identity, Queryable } from '../commons/db/index.ts';
 import { LogLineError, ValidationError } from '../commons/errors.ts';
-import { appendSpan, isUuid, latestVersion, type Ledger, type Span } from '../ledger/index.ts';
+import { appendSpan, isUuid, latestVersion, type Ledger } from '../ledger/index.ts';
 import type { ModelProvider } from '../models/index.ts';
 import { requireCaller } from './blocks.ts';
-import { buildSpanInput, compileFromBlocks, latestVersions } from './build.ts';
+import { compileFromBlocks, latestVersions } from './build.ts';
 import { resolveVariant } from './variants.ts';
 import { memoryContext, userMessage, type MemorySearch } from './context.ts';
 import { CONTRACT_INSTRUCTIONS, CONTRACT_VERSION, readReply, type PromptAnswer } from './contract.ts';
@@ -141,14 +141,6 @@ export async function executeRun(deps: RunDependencies, job: RunJob): Promise<Ru
   const started = performance.now();
   const abort = new AbortController();
   const deadline = setTimeout(() => abort.abort(new LogLineError('Timeout', `the run did not finish within ${deps.settings.runTimeoutMs} ms`)), deps.settings.runTimeoutMs);
-  // The build is recorded while the model streams, started once the first chunk is on its way (so
-  // sealing it never delays that chunk); the run span waits for it only at the end.
-  let build: Promise<Span> | null = null;
-  const recordBuild = () => {
-    if (!record || build) return;
-    build = new Promise<void>((resolve) => setImmediate(resolve)).then(() => appendSpan(deps.ledger, identity, buildSpanInput(identity, job.variant, job.compiled, { traceId: job.traceId, input: { variables: job.variables } })));
-    build.catch(() => undefined);
-  };
   let reply = '';
   let ttftMs: number | null = null;
   let inputTokens = 0;
@@ -184,7 +176,6 @@ export async function executeRun(deps: RunDependencies, job: RunJob): Promise<Ru
         ttftMs ??= Math.round(performance.now() - started);
         reply += event.text;
         stream.chunk(event.text);
-        recordBuild();
       } else {
         inputTokens = event.inputTokens;
         outputTokens = event.outputTokens;
@@ -207,9 +198,7 @@ export async function executeRun(deps: RunDependencies, job: RunJob): Promise<Ru
   }
   if (record) {
     try {
-      recordBuild();
-      const buildSpan = await (build as Promise<Span> | null);
-      await appendSpan(deps.ledger, identity, runSpanInput(job, outcome, buildSpan?.id ?? null));
+      await appendSpan(deps.ledger, identity, runSpanInput(job, outcome));
     } catch (error) {
       console.error(JSON.stringify({ level: 'error', message: 'recording a prompt run failed', runId: job.runId, error: error instanceof Error ? error.message : String(error) }));
       if (outcome.status !== 'error') outcome = { ...outcome, status: 'error', answer: null, error: { code: 'RecordFailed', message: 'the answer could not be recorded in the ledger; it was not kept' } };
@@ -250,7 +239,12 @@ function finalEvent(outcome: RunOutcome) {
   return { ...rest, ...(outcome.status === 'contract_violation' ? { reply: reply.slice(0, 4000) } : {}) };
 }
 
-function runSpanInput(job: RunJob, outcome: RunOutcome, buildId: string | null) {
+/**
+ * The run's span. It names the exact variant and block versions and the variables, which rebuild
+ * the system prompt whose hash it records, so a run needs no prompt_build span of its own (one write
+ * per run; buildPrompt records builds).
+ */
+function runSpanInput(job: RunJob, outcome: RunOutcome) {
   return {
     id: job.runId,
     seq: 0,
@@ -259,7 +253,7 @@ function runSpanInput(job: RunJob, outcome: RunOutcome, buildId: string | null) 
     did: 'ran',
     this: job.variant.name,
     parentId: job.variant.id,
-    relatedTo: [...(buildId ? [buildId] : []), ...outcome.citations.filter(isUuid)],
+    relatedTo: outcome.citations.some(isUuid) ? outcome.citations.filter(isUuid) : null,
     status: outcome.status,
     visibility: 'private',
     traceId: job.traceId,
@@ -277,7 +271,7 @@ function runSpanInput(job: RunJob, outcome: RunOutcome, buildId: string | null) 
     durationMs: outcome.latencyMs,
     startedAt: job.startedAt,
     finishedAt: new Date().toISOString(),
-    input: { userInput: job.userInput, variables: job.variables, useMemory: job.useMemory, context: outcome.context },
+    input: { userInput: job.userInput, variables: job.variables, useMemory: job.useMemory, context: outcome.context, variantSeq: job.variant.seq, blocks: job.compiled.blocks },
     output: outcome.status === 'error' ? null : { status: outcome.status, answer: outcome.answer, citations: outcome.citations, problems: outcome.problems, reply: outcome.status === 'contract_violation' ? outcome.reply.slice(0, 16_000) : null },
     error: outcome.error,
     metadata: { offline: outcome.offline, contract: CONTRACT_VERSION, ...(outcome.offline ? { label: 'offline: no model was called' } : {}) },
