@@ -32,7 +32,7 @@ export async function upsertMemory(services: MemoryServices, identity: Identity 
     if (!found) throw new NotFoundError(`memory ${valid.id} does not exist or you cannot read it. Leave id out to remember something new.`, { id: valid.id });
     return found;
   });
-  if (previous) checkFollows(identity, previous.span, valid.visibility);
+  if (previous) checkFollows(identity, previous.span, valid.visibility, valid.sensitivity);
 
   const id = valid.id ?? randomUUID();
   const text = memoryText(valid.content);
@@ -94,13 +94,17 @@ export async function upsertMemory(services: MemoryServices, identity: Identity 
   };
 }
 
-function checkFollows(identity: Identity, previous: Span, visibility: string): void {
+function checkFollows(identity: Identity, previous: Span, visibility: string, sensitivity: string): void {
   if (previous.ownerId !== identity.userId) {
     throw new ForbiddenError(`memory ${previous.id} belongs to another user; only its owner can change it. Leave id out to remember something of your own.`, { field: 'id' });
   }
   if (previous.isDeleted) throw new ConflictError(`memory ${previous.id} was forgotten; remember it again without an id.`, { field: 'id' });
   if (previous.visibility !== visibility) {
     throw new ValidationError('visibility', visibility, `differs from the memory's visibility ${previous.visibility}; a memory keeps who can read it`, 'Send the same visibility, or remember a new memory (and forget this one).');
+  }
+  if (isEncrypted(sensitivity) && !isEncrypted(previous.sensitivity)) {
+    // The earlier versions hold the content in clear and the ledger never changes them.
+    throw new ValidationError('sensitivity', sensitivity, `cannot be raised from ${String(previous.sensitivity)}: earlier versions of this memory are stored in clear`, 'Forget this memory and remember the content as a new secret or pii memory.');
   }
 }
 

@@ -12,6 +12,7 @@ import {
   upsertMemory,
 } from '../../functions/memory/index.ts';
 import { openContent } from '../../functions/memory/content.ts';
+import { startReaper } from '../../functions/memory/reaper.ts';
 import { backend, openTestLedger, persona, type TestLedger } from '../support/ledger.ts';
 import { ON, everythingStored, openTestMemory, type TestMemory } from './support.ts';
 
@@ -125,6 +126,23 @@ describe.each([0, 1])('search, vector path %i', (index) => {
     expect(await reapExpiredMemories(m())).toBeGreaterThanOrEqual(1);
     expect(await getSpan(m().ledger, alice, memory.id)).toMatchObject({ seq: 2, isDeleted: true, did: 'expired', content: null });
   });
+});
+
+test('the in-process reaper forgets expired memories on its interval', async () => {
+  const m = paths[0]!.memory;
+  const alice = persona('alice', 'acme');
+  const memory = await upsertMemory(m, alice, { content: 'temporary door code', ttlSeconds: 60 }, ON);
+  const stored = await getSpan(m.ledger, alice, memory.id);
+  const { prevHash, currHash, signature, publicKey, sigAlg, sigKeyId, chainKey, chainSeq, chainHash, position, txId, recordedAt, ...rest } = stored!;
+  void [prevHash, currHash, signature, publicKey, sigAlg, sigKeyId, chainKey, chainSeq, chainHash, position, txId, recordedAt];
+  await appendSpan(m.ledger, alice, { ...rest, seq: 1, expiresAt: new Date(Date.now() - 1000).toISOString() });
+  const reaper = startReaper(m, 0.05);
+  try {
+    for (let attempt = 0; attempt < 200 && !(await getSpan(m.ledger, alice, memory.id))?.isDeleted; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 25));
+  } finally {
+    reaper.stop();
+  }
+  expect(await getSpan(m.ledger, alice, memory.id)).toMatchObject({ seq: 2, isDeleted: true, did: 'expired' });
 });
 
 describe('promotion', () => {

@@ -147,6 +147,8 @@ describe('what a write stores', () => {
     expect(second).toMatchObject({ id: first.id, seq: 1, content: 'lives in Porto' });
     const bob = { userId: `bob-${alice.userId}`, tenantId: alice.tenantId };
     expect((await errorOf(upsertMemory(m, bob, { id: first.id, content: 'x', visibility: 'tenant' }, ON))).errorType).toBe('Forbidden');
+    const raised = await errorOf(upsertMemory(m, alice, { id: first.id, content: 'x', visibility: 'tenant', sensitivity: 'pii' }, ON));
+    expect(raised.errorInfo).toMatchObject({ field: 'sensitivity' });
   });
 
   test('secret content is sealed with AES-256-GCM: the owner reads it back, no row holds it, the local key file is 0600', async () => {
