@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BedrockRuntimeClient, ConverseStreamCommand, type ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Worker } from 'node:worker_threads';
-import { applySeeds, signerFromSeed, type Ledger } from '../functions/ledger/index.ts';
+import { appendSpan, applySeeds, signerFromSeed, type Ledger } from '../functions/ledger/index.ts';
 import { PROMPT_SEED } from '../functions/prompts/index.ts';
 import { createLocalServer } from '../local/server.ts';
 import { withBenchDatabase } from './fixture.ts';
@@ -15,7 +15,8 @@ const REPLY = JSON.stringify({ text: `${'A streamed answer with some words in it
  * What our path adds to a prompt run, with Bedrock mocked at the SDK client so the model streams
  * instantly (the reply in 40 deltas): from sending runPrompt to the first chunk at a subscriber on a
  * real socket (in its own thread), and from the model's last token to the final event there (PostgreSQL, one user,
- * sequential runs). Baseline for the ratio: a plain HTTP round trip (timelineHead) in the same run.
+ * sequential runs). Baselines for the ratios, in the same run: a plain HTTP round trip (timelineHead)
+ * and one ledger append of a run-sized span (the durable write a run makes before its final event).
  */
 export async function promptsBench(url: string): Promise<void> {
   await withBenchDatabase(url, 8, async ({ db, issuer }) => {
@@ -66,6 +67,7 @@ export async function promptsBench(url: string): Promise<void> {
     const toFinal: number[] = [];
     const answered: number[] = [];
     const tokenToChunk: number[] = [];
+    const appends: number[] = [];
     for (let i = 0; i < RUNS + 20; i += 1) {
       const runId = randomUUID();
       const subscribed = next('subscribed');
@@ -74,6 +76,10 @@ export async function promptsBench(url: string): Promise<void> {
       const rt0 = now();
       await post('{ timelineHead }');
       const rt1 = now();
+      // the durable write a run makes before its final event, alone: one prompt_run-sized span
+      const ap0 = now();
+      await appendSpan(ledger, { userId: 'bench-user', tenantId: 'bench' }, { id: randomUUID(), seq: 0, entityType: 'prompt_run', who: 'user:bench-user', did: 'ran', this: 'assistant@v1', status: 'complete', input: { userInput: `question ${i}` }, output: JSON.parse(REPLY) as Record<string, unknown> });
+      const ap1 = now();
       const done = next('done');
       const sentAt = now();
       const started = await post('mutation R($input: RunPromptInput!) { runPrompt(input: $input) { runId } }', { input: { runId, family: 'assistant', userInput: `question ${i}`, useMemory: false } });
@@ -86,6 +92,7 @@ export async function promptsBench(url: string): Promise<void> {
       toFirst.push(report.firstAt! - sentAt);
       toFinal.push(report.finalAt! - lastTokenAt);
       answered.push(answeredAt - sentAt);
+      appends.push(ap1 - ap0);
       tokenToChunk.push(report.firstAt! - firstTokenAt);
     }
     worker.postMessage({ type: 'close' });
@@ -96,6 +103,7 @@ export async function promptsBench(url: string): Promise<void> {
     const ms = (value: number) => `${value.toFixed(2)} ms`;
     const [rt, first, final] = [sorted(roundTrips), sorted(toFirst), sorted(toFinal)];
     line('HTTP round trip, timelineHead (baseline) p50', ms(percentile(rt, 50)));
+    line('one ledger append of a run span, in process (baseline) p50', ms(percentile(sorted(appends), 50)));
     line('runPrompt sent → first chunk at subscriber p50', ms(percentile(first, 50)));
     line('runPrompt sent → first chunk at subscriber p99', ms(percentile(first, 99)), 'goal ≤ 10 ms');
     line('last model token → final event at subscriber p50', ms(percentile(final, 50)));
@@ -103,5 +111,6 @@ export async function promptsBench(url: string): Promise<void> {
     line('  of which: runPrompt answered (HTTP) p50', ms(percentile(sorted(answered), 50)));
     line('  of which: model first token → first chunk at subscriber p50', ms(percentile(sorted(tokenToChunk), 50)));
     ratio('first chunk p50 ÷ HTTP round trip p50', percentile(first, 50) / percentile(rt, 50), 'for scale');
+    ratio('final event p50 ÷ one ledger append p50', percentile(final, 50) / percentile(sorted(appends), 50), 'for scale');
   });
 }
