@@ -1,30 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import type { Identity, Queryable } from '../commons/db/index.ts';
+import type { Identity } from '../commons/db/index.ts';
 import { ForbiddenError, LogLineError, ValidationError } from '../commons/errors.ts';
-import { publishCommitted, type SpanPublisher } from '../commons/publisher.ts';
-import { API_ROLE, LEDGER_ROLE } from '../commons/db/database.ts';
-import { appendSpanInSession, checkSpan, isUuid, latestVersion, spanFromRow, type JsonValue, type Ledger, type Span } from '../ledger/index.ts';
-import { SPAN_COLUMNS_SQL } from '../ledger/span.ts';
-import type { ModelProvider } from '../models/index.ts';
-import type { HostFunctions, RunResult, Sandbox } from './sandbox/types.ts';
+import { publishCommitted } from '../commons/publisher.ts';
+import { isUuid, latestVersion, type JsonValue, type Span } from '../ledger/index.ts';
+import type { RunResult } from './sandbox/types.ts';
 import { KernelError, type KernelRefusal } from './errors.ts';
+import { hostFunctions } from './host.ts';
 import { coreKernelName, type CoreKernelName } from './ids.ts';
 import { checkKernelIntegrity } from './integrity.ts';
-import { manifestFromMetadata, readManifest, DEFAULT_MANIFEST_METADATA, type Manifest } from './manifest.ts';
-import { runKernelSql } from './sql-guard.ts';
+import { manifestFromMetadata, readManifest, DEFAULT_MANIFEST_METADATA } from './manifest.ts';
+import { append, asLedger, checkInput, sandboxAt, type KernelServices, type RunScope } from './run-scope.ts';
 
-/** What the executor needs; built once per data source (the sandbox pool is warm). */
-export interface KernelServices {
-  readonly ledger: Ledger;
-  readonly publisher: SpanPublisher;
-  readonly sandbox: Sandbox;
-  /**
-   * The pool for runs nested `depth` (≥ 1) deep (runFunction, evaluatePolicy). A run waiting for its
-   * nested run holds its worker, so nested runs never queue behind top-level runs in the same pool.
-   */
-  readonly nestedSandbox?: (depth: number) => Sandbox;
-  readonly models?: ModelProvider & { readonly defaultModelId?: string };
-}
+export { MAX_INPUT_BYTES, type KernelServices } from './run-scope.ts';
 
 export interface RunOptions {
   /** The stage-0 path: manifest allow-list, trusted signature, boot_event. */
@@ -49,21 +36,8 @@ export interface KernelOutcome {
   readonly refusal: KernelError | null;
 }
 
-export const MAX_INPUT_BYTES = 64 * 1024;
 /** Output cap: the execution span (input + output + the rest) must stay under the ledger's span limit. */
 const MAX_OUTPUT_BYTES = 128 * 1024;
-const MAX_DEPTH = 3;
-const POLICY_TIMEOUT_MS = 1_000;
-
-/** One top-level run: the caller, its transaction, everything written (published after commit). */
-interface RunScope {
-  readonly services: KernelServices;
-  readonly caller: Identity;
-  readonly tx: Queryable;
-  readonly traceId: string;
-  readonly written: Span[];
-  manifest?: Manifest;
-}
 
 /**
  * Runs a kernel as `caller` in ONE database transaction (so its locks are taken and released in one
@@ -82,31 +56,8 @@ export async function executeKernel(services: KernelServices, caller: Identity |
   return outcome;
 }
 
-function checkInput(input: unknown): JsonValue {
-  if (input === undefined) return null;
-  const text = JSON.stringify(input);
-  if (text === undefined) throw new ValidationError('input', input, 'is not JSON', 'Send the input as AWSJSON.');
-  if (Buffer.byteLength(text) > MAX_INPUT_BYTES) {
-    throw new ValidationError('input', `${Buffer.byteLength(text)} bytes`, `is larger than the ${MAX_INPUT_BYTES}-byte limit of a kernel's input`, 'Store large data as spans and pass their ids.');
-  }
-  return JSON.parse(text) as JsonValue;
-}
 
-async function append(scope: RunScope, span: Record<string, unknown>): Promise<Span> {
-  const stored = await appendSpanInSession(scope.tx, scope.caller, { traceId: scope.traceId, ...span }, scope.services.ledger.signer);
-  scope.written.push(stored);
-  return stored;
-}
 
-/** Reads as the ledger role inside the caller's transaction (device keys the caller cannot read), then switches back. */
-async function asLedger<T>(tx: Queryable, fn: (tx: Queryable) => Promise<T>): Promise<T> {
-  await tx.query("select set_config('role', $1, true)", [LEDGER_ROLE]);
-  try {
-    return await fn(tx);
-  } finally {
-    await tx.query("select set_config('role', $1, true)", [API_ROLE]);
-  }
-}
 
 const refused = (scope: RunScope, kernel: Span | null, bootEvent: Span | null, errorType: KernelRefusal, message: string, info: Record<string, unknown> = {}): KernelOutcome => ({
   status: 'refused',
@@ -200,12 +151,6 @@ async function runInSession(scope: RunScope, kernelId: string, input: JsonValue,
   return { status: run.ok ? 'complete' : 'error', kernel, execution, bootEvent, output: run.ok ? run.output : null, error, traceId: scope.traceId, refusal: null };
 }
 
-/**
- * The sandboxed run inside a savepoint: a failed run leaves none of its writes behind (its execution
- * span, written after, records what happened). Host calls are serialised (one transaction) and
- * refused once the run is over.
- */
-const sandboxAt = (services: KernelServices, depth: number): Sandbox => (depth === 0 ? services.sandbox : services.nestedSandbox?.(depth) ?? services.sandbox);
 
 /** One of the five core kernels, as seeded: owned by the system and signed by this deployment's key. */
 function isCoreKernel(scope: RunScope, kernel: Span): CoreKernelName | undefined {
@@ -214,6 +159,11 @@ function isCoreKernel(scope: RunScope, kernel: Span): CoreKernelName | undefined
   return coreKernelName(kernel.id);
 }
 
+/**
+ * The sandboxed run inside a savepoint: a failed run leaves none of its writes behind (its execution
+ * span, written after, records what happened). Host calls are serialised (one transaction) and
+ * refused once the run is over.
+ */
 async function sandboxed(scope: RunScope, kernel: Span, input: JsonValue, depth: number): Promise<RunResult> {
   const { tx } = scope;
   const savepoint = `kernel_run_${depth}`;
@@ -229,7 +179,7 @@ async function sandboxed(scope: RunScope, kernel: Span, input: JsonValue, depth:
     return next;
   };
   const core = isCoreKernel(scope, kernel);
-  const host = hostFunctions(scope, kernel, core, depth, serial);
+  const host = hostFunctions(scope, kernel, core, depth, serial, (id, nestedInput, options, nestedDepth) => runInSession(scope, id, nestedInput, options, nestedDepth));
   const writtenBefore = scope.written.length;
   let run: RunResult;
   try {
@@ -251,88 +201,4 @@ async function sandboxed(scope: RunScope, kernel: Span, input: JsonValue, depth:
     scope.written.length = writtenBefore; // what the run wrote is gone: keep it off the timeline
   }
   return run;
-}
-
-function hostFunctions(scope: RunScope, kernel: Span, core: CoreKernelName | undefined, depth: number, serial: <T>(fn: () => Promise<T>) => Promise<T>): HostFunctions {
-  const { tx } = scope;
-  const name = kernel.name ?? kernel.id;
-  const host: Record<string, HostFunctions[string]> = {
-    sql: (text, params) => serial(() => runKernelSql(tx, text, params, scope.manifest?.timeoutMs ?? 10_000) as Promise<JsonValue>),
-    insertSpan: (span) =>
-      serial(async () => {
-        if (typeof span !== 'object' || span === null || Array.isArray(span)) throw new ValidationError('span', span, 'must be an object', 'Pass ctx.insertSpan({ entityType, did, this, … }).');
-        await tx.query('savepoint kernel_insert');
-        try {
-          const stored = await append(scope, { who: `kernel:${name}`, ...(span as Record<string, unknown>) });
-          await tx.query('release savepoint kernel_insert');
-          return JSON.parse(JSON.stringify(stored)) as JsonValue;
-        } catch (error) {
-          await tx.query('rollback to savepoint kernel_insert');
-          await tx.query('release savepoint kernel_insert');
-          throw error;
-        }
-      }),
-  };
-  if (core === 'run_code' || core === 'request_worker' || core === 'policy_agent') {
-    host.runFunction = (id, input, opts) =>
-      serial(async () => {
-        if (depth + 1 >= MAX_DEPTH) throw new LogLineError('KernelDepth', `runFunction nests at most ${MAX_DEPTH} runs deep`);
-        const options = (opts ?? {}) as { requestId?: unknown };
-        const requestId = typeof options.requestId === 'string' && isUuid(options.requestId) ? options.requestId : undefined;
-        const force = requestId ? await forcedRequest(scope, requestId) : false;
-        const outcome = await runInSession(scope, String(id).toLowerCase(), checkInput(input), { ...(requestId ? { requestId } : {}), force }, depth + 1);
-        return {
-          status: outcome.status,
-          executionId: outcome.execution?.id ?? null,
-          output: outcome.output,
-          error: outcome.error,
-        } as unknown as JsonValue;
-      });
-  }
-  if (core === 'policy_agent') {
-    host.evaluatePolicy = async (code, span) => {
-      if (typeof code !== 'string' || code.trim() === '') throw new Error('the policy has no code; a policy span carries `function on(span) { … }` in its code');
-      const result = await sandboxAt(scope.services, depth + 1).run({
-        code: `${code}\n;globalThis.default = async function main(ctx) { if (typeof on !== 'function') throw new Error('the policy defines no on(span) function'); return (await on(ctx.input)) ?? null; };`,
-        input: span,
-        env: { user: scope.caller.userId, tenant: scope.caller.tenantId },
-        host: {},
-        limits: { timeoutMs: POLICY_TIMEOUT_MS, maxHostCalls: 0 },
-      });
-      if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
-      return result.output;
-    };
-  }
-  if (core === 'provider_exec') {
-    host.invokeModel = async (request) => {
-      const models = scope.services.models;
-      if (!models) throw new LogLineError('ModelUnavailable', 'no model provider is configured for kernels');
-      const r = (request ?? {}) as { modelId?: unknown; system?: unknown; messages?: unknown; maxTokens?: unknown; temperature?: unknown };
-      if (typeof r.modelId !== 'string' || !Array.isArray(r.messages)) throw new ValidationError('request', request, 'needs modelId and messages', 'Pass { modelId, system, messages: [{ role, text }] }.');
-      const started = performance.now();
-      const answer = await models.complete({
-        modelId: r.modelId,
-        system: typeof r.system === 'string' ? r.system : '',
-        messages: r.messages as { role: 'user' | 'assistant'; text: string }[],
-        ...(typeof r.maxTokens === 'number' ? { maxTokens: r.maxTokens } : {}),
-        ...(typeof r.temperature === 'number' ? { temperature: r.temperature } : {}),
-        // The call ends with the run: a kernel that timed out leaves no model call running.
-        signal: AbortSignal.timeout(scope.manifest?.timeoutMs ?? 10_000),
-      });
-      return { ...answer, provider: models.name, latencyMs: Math.round(performance.now() - started) } as unknown as JsonValue;
-    };
-  }
-  return host;
-}
-
-/** A request passes the quota when it carries metadata.force and a valid signature by the manifest's override key. */
-async function forcedRequest(scope: RunScope, requestId: string): Promise<boolean> {
-  const override = scope.manifest?.overridePubkeyHex;
-  if (!override) return false;
-  // The version the client signed is the first one; later versions are the worker's.
-  const [row] = await scope.tx.query(`select ${SPAN_COLUMNS_SQL} from ledger.universal_registry r where r.id = $1 and r.seq = 0`, [requestId]);
-  if (!row) return false;
-  const original = spanFromRow(row);
-  const force = (original.metadata as { force?: unknown } | null)?.force === true;
-  return force && original.publicKey === override && original.signature !== null && checkSpan(original).ok;
 }

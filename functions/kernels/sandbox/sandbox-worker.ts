@@ -45,6 +45,7 @@ export class SandboxWorker {
   private current: ActiveRun | null = null;
   private nextRunId = 1;
   private stopped = false;
+  private readySent = false;
 
   /** `onExit` tells the pool the worker is gone, whether or not a run was in it. */
   constructor(script: string | URL, data: WorkerData, onExit: () => void) {
@@ -52,7 +53,8 @@ export class SandboxWorker {
     this.worker = new Worker(script, { workerData: data, resourceLimits: RESOURCE_LIMITS, execArgv: [], env: {} });
     this.ready = new Promise<void>((resolve, reject) => {
       this.worker.once('message', (message: FromWorker) => {
-        if (message.type === 'ready') resolve();
+        this.readySent = message.type === 'ready';
+        if (this.readySent) resolve();
         else reject(new Error(`the sandbox worker sent ${message.type} before ready`));
       });
       this.worker.once('error', reject);
@@ -72,6 +74,11 @@ export class SandboxWorker {
       if (message.type === 'host' && message.runId === this.current?.runId) this.current.onHostCall(message);
       else if (message.type === 'done' && message.runId === this.current?.runId) this.current.onDone(message);
     });
+  }
+
+  /** The worker said it was ready; one that dies before that is not replaced automatically. */
+  get started(): boolean {
+    return this.readySent;
   }
 
   get alive(): boolean {
@@ -107,33 +114,45 @@ export class SandboxWorker {
         runId,
         onHostCall: (message) => {
           hostCalls += 1;
-          const call = this.callHost(prepared.host, message).then((reply) => {
-            if (!finished) this.worker.postMessage(reply);
-          });
+          const call = this.callHost(prepared.host, message)
+            .then((reply) => {
+              if (!finished) this.worker.postMessage(reply);
+            })
+            .catch(() => undefined); // a worker gone meanwhile: the run ends through 'exit' or the timer
           inflight.add(call);
-          void call.finally(() => inflight.delete(call));
+          void call.then(() => inflight.delete(call));
         },
         onDone: ({ outcome, recycle }) => {
           // The kernel may return without awaiting a host call; its caller's session is still in use
           // until that call ends, so the run ends only then (or at the deadline).
           void Promise.allSettled([...inflight]).then(() => {
-            if (outcome.ok) finish({ ok: true, output: JSON.parse(outcome.json) as JsonValue, durationMs: durationMs(), hostCalls }, !recycle);
-            else finish(failed(outcome.code, outcome.message), !recycle);
+            if (!outcome.ok) return finish(failed(outcome.code, outcome.message), !recycle);
+            let output: JsonValue;
+            try {
+              output = JSON.parse(outcome.json) as JsonValue;
+            } catch (error) {
+              return finish(failed('SandboxFailure', `the worker sent an output that is not JSON: ${String(error)}`), false);
+            }
+            finish({ ok: true, output, durationMs: durationMs(), hostCalls }, !recycle);
           });
         },
         onStopped: (code, message) => finish(failed(code, message), false),
       };
 
       if (this.stopped) return finish(failed('SandboxFailure', 'the sandbox worker had already stopped'), false);
-      this.worker.postMessage({
-        type: 'run',
-        runId,
-        code: prepared.code,
-        inputJson: prepared.inputJson,
-        envJson: prepared.envJson,
-        hostNames: Object.keys(prepared.host),
-        limits,
-      } satisfies RunMessage);
+      try {
+        this.worker.postMessage({
+          type: 'run',
+          runId,
+          code: prepared.code,
+          inputJson: prepared.inputJson,
+          envJson: prepared.envJson,
+          hostNames: Object.keys(prepared.host),
+          limits: { ...limits },
+        } satisfies RunMessage);
+      } catch (error) {
+        finish(failed('SandboxFailure', `the run could not be sent to the sandbox worker: ${String(error)}`), false);
+      }
     });
   }
 

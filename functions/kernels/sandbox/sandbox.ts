@@ -53,14 +53,26 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
     if (at >= 0) idle.splice(at, 1);
   };
 
+  const startFailed = (error: unknown) => {
+    // Not retried here (a broken worker script would loop); the next run() tries again.
+    if (live.size > 0) return;
+    const reason = `the sandbox worker could not start (${String(script)}): ${error instanceof Error ? error.message : String(error)}`;
+    for (const queued of queue.splice(0)) queued.resolve(failed(reason));
+  };
+
   const spawn = () => {
     const module = wasmModule.loaded ? wasmModule.module : undefined;
-    const worker = new SandboxWorker(script, { wasmMemoryBytes, ...(module ? { wasmModule: module } : {}) }, () => {
-      // An idle worker that died on its own: replace it.
-      if (!live.has(worker)) return;
-      forget(worker);
-      refill();
-    });
+    let worker: SandboxWorker;
+    try {
+      worker = new SandboxWorker(script, { wasmMemoryBytes, ...(module ? { wasmModule: module } : {}) }, () => {
+        if (!live.has(worker)) return;
+        forget(worker);
+        // A started worker that died on its own is replaced; one that never started is startFailed's.
+        if (worker.started) refill();
+      });
+    } catch (error) {
+      return startFailed(error);
+    }
     live.add(worker);
     worker.ready.then(
       () => {
@@ -70,11 +82,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
       },
       (error: unknown) => {
         forget(worker);
-        // Not retried here (a broken worker script would loop); the next run() tries again.
-        if (live.size === 0) {
-          const reason = `the sandbox worker could not start (${String(script)}): ${error instanceof Error ? error.message : String(error)}`;
-          for (const queued of queue.splice(0)) queued.resolve(failed(reason));
-        }
+        startFailed(error);
       },
     );
   };
