@@ -12,6 +12,9 @@ import type { ContextPiece, PromptContext, PromptVariant } from './types.ts';
 import { resolveVariant } from './variants.ts';
 import { randomUUID } from 'node:crypto';
 
+/** Fixtures run at once against the model. */
+const EVAL_CONCURRENCY = 4;
+
 export const FIXTURE_TYPES = ['happy', 'ambiguous', 'overlong_context', 'conflicting', 'tool_unavailable'] as const;
 export type FixtureType = (typeof FIXTURE_TYPES)[number];
 
@@ -142,12 +145,18 @@ export async function evaluatePrompt(context: PromptContext, caller: Identity | 
     }
     return { variant: await resolveVariant(tx, { variantId }), fixtures };
   });
-  const results: FixtureResult[] = [];
-  for (const fixture of fixtures) {
-    const outcome = await runFixture(context, identity, variant, fixture);
-    const verdict = judge(fixture, outcome);
-    results.push({ name: fixture.name, type: fixture.type, passed: verdict.passed, status: outcome.status, reasons: verdict.reasons, text: outcome.answer?.text ?? null, citations: outcome.citations });
-  }
+  // A few fixtures at a time: the whole evaluation answers within the request (AppSync allows 30 s).
+  const results: FixtureResult[] = new Array(fixtures.length);
+  let nextFixture = 0;
+  const worker = async () => {
+    for (let index = nextFixture++; index < fixtures.length; index = nextFixture++) {
+      const fixture = fixtures[index]!;
+      const outcome = await runFixture(context, identity, variant, fixture);
+      const verdict = judge(fixture, outcome);
+      results[index] = { name: fixture.name, type: fixture.type, passed: verdict.passed, status: outcome.status, reasons: verdict.reasons, text: outcome.answer?.text ?? null, citations: outcome.citations };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(EVAL_CONCURRENCY, fixtures.length) }, worker));
   const passed = results.filter((result) => result.passed).length;
   const span = await appendSpan(context.ledger, identity, {
     entityType: 'prompt_eval_result',

@@ -110,6 +110,32 @@ describe('runs on Bedrock', () => {
     for (const { span } of [prose, outOfRange, madeUp]) expect(span).toMatchObject({ status: 'contract_violation', confidence: null });
   });
 
+  test('runPrompt answers with the run id while the model is still streaming', async () => {
+    // given a model that streams one delta, then waits until the test lets it go on
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    bedrock.on(ConverseStreamCommand).resolves({
+      stream: (async function* () {
+        yield* deltas('{"text": "Slow ');
+        await held;
+        yield* deltas('answer.", "confidence": 0.6, "actions": [], "citations": []}');
+        yield* ending;
+      })(),
+    });
+    const runId = randomUUID();
+    const subscriber = await subscribeRun(api, alice, runId);
+    // when alice starts a run
+    const started = await gql<{ runPrompt: { runId: string } }>(api, alice, RUN, { input: { runId, family: 'assistant', userInput: 'Go slowly.', useMemory: false } });
+    // then she has the id and the first chunk, and no final event yet
+    expect(started.runPrompt.runId).toBe(runId);
+    await subscriber.client.next((frame) => frame.type === 'data');
+    expect(subscriber.events().map((event) => event.kind)).toEqual(['chunk']);
+    // and once the model goes on, the run ends with the whole answer
+    release();
+    expect(JSON.parse((await subscriber.final()).result!)).toMatchObject({ status: 'complete', answer: { text: 'Slow answer.' } });
+    subscriber.close();
+  });
+
   test('"Insufficient evidence." is an outcome of its own', async () => {
     bedrock.on(ConverseStreamCommand).resolves({ stream: events([...deltas('{"error": "Insufficient evidence."}'), ...ending]) });
     const { final, span } = await run('What did I have for breakfast?');
