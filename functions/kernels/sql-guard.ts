@@ -97,10 +97,15 @@ export async function runKernelSql(tx: Queryable, text: unknown, params: unknown
   if (params !== undefined && params !== null && !Array.isArray(params)) {
     throw new KernelSqlRefused('ctx.sql parameters must be an array ($1, $2, …)', String(text));
   }
+  return readInSavepoint(tx, String(text), (params ?? []) as unknown[], statementTimeoutMs);
+}
+
+/** Layers 2 and 3 on their own: a read-only savepoint that is always rolled back. */
+export async function readInSavepoint(tx: Queryable, text: string, params: readonly unknown[], statementTimeoutMs: number): Promise<unknown> {
   await tx.query('savepoint kernel_sql');
   try {
     await tx.query("select set_config('transaction_read_only', 'on', true), set_config('statement_timeout', $1, true)", [String(Math.max(1, Math.floor(statementTimeoutMs)))]);
-    const rows = await tx.query(String(text), (params ?? []) as unknown[]);
+    const rows = await tx.query(text, params);
     return toJsonRows(rows);
   } finally {
     await tx.query('rollback to savepoint kernel_sql');
