@@ -112,6 +112,9 @@ describe('policy_agent', () => {
     expect(rows.map((row) => row.entity_type)).toEqual(['alert', 'execution', 'policy_error', 'policy_cursor']);
     expect(rows[2]?.error?.message).toMatch(/cannot handle boom/);
     const cursor1 = rows[3]!.metadata!;
+    // What the pass wrote reaches the policy feed once every transaction older than it has finished
+    const [pass1] = await api.ledger.db.withOwner((tx) => tx.query<{ tx: string }>("select max(tx_id::text::numeric)::text as tx from ledger.universal_registry where entity_type = 'policy_cursor' and parent_id = $1", [policy.id]));
+    await settled(api.ledger.db, pass1!.tx);
 
     // The next pass sees what the first one emitted (the alert), never the agent's own bookkeeping
     const second = await boot('policy_agent');
