@@ -25,6 +25,8 @@ export interface PromptBuild {
 }
 
 const encoder = new TextEncoder();
+/** Bounds a run's request to the model and its job (an asynchronous Lambda payload is at most 256 KB). */
+const MAX_SYSTEM_CHARS = 100_000;
 
 /** Orders blocks for the system prompt: higher priority first, then the newer block first. */
 export function orderBlocks(blocks: readonly PromptBlock[]): PromptBlock[] {
@@ -55,6 +57,9 @@ export function compileFromBlocks(variant: PromptVariant, latest: ReadonlyMap<st
   const variables = { ...variant.defaults, ...given };
   const ordered = orderBlocks(found);
   const system = ordered.map((block) => fillPlaceholders(block.text, variables, `block "${block.name}" (${block.id})`).trim()).join('\n\n');
+  if (system.length > MAX_SYSTEM_CHARS) {
+    throw new ValidationError('variables', given, `make ${variant.name}'s system prompt ${system.length} characters long, over ${MAX_SYSTEM_CHARS}`, 'Send shorter variables, or use fewer or shorter blocks.');
+  }
   return { system, hash: blake3Hex(encoder.encode(system)), blocks: ordered.map((block) => ({ id: block.id, seq: block.seq })), skipped, variables };
 }
 

@@ -77,6 +77,13 @@ export async function startRun(context: PromptContext, caller: Identity | null, 
   if (input.runId !== undefined && input.runId !== null && !isUuid(input.runId)) {
     throw new ValidationError('input.runId', input.runId, 'must be a UUID', 'Leave runId out, or send a fresh UUID (crypto.randomUUID()).');
   }
+  for (const field of ['traceId', 'sessionId'] as const) {
+    const value = input[field];
+    // checked now: the run span is written only at the end, where a refusal would lose the answer
+    if (value !== undefined && value !== null && (value === '' || value.length > 256)) {
+      throw new ValidationError(`input.${field}`, value, 'must be 1 to 256 characters', `Send a shorter ${field}, or leave it out.`);
+    }
+  }
   const variables = parseVariables('input.variables', input.variables);
   const runId = (input.runId ?? randomUUID()).toLowerCase();
   const { variant, compiled, modelId } = await context.ledger.db.withSession(identity, async (tx) => {
@@ -125,7 +132,7 @@ export interface RunDependencies {
   readonly events: RunEventSink;
   readonly memory?: MemorySearch | undefined;
   readonly settings: PromptSettings;
-  /** Append the prompt_build and prompt_run spans (evaluations keep their runs in the eval result). */
+  /** Append the prompt_run span (evaluations keep their runs in the eval result instead). */
   readonly record?: boolean;
 }
 
