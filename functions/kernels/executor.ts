@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Identity } from '../commons/db/index.ts';
+import type { Identity, Queryable } from '../commons/db/index.ts';
+import { asDatabaseFailure } from '../commons/db/database.ts';
 import { ForbiddenError, LogLineError, ValidationError } from '../commons/errors.ts';
 import { publishCommitted } from '../commons/publisher.ts';
 import { isUuid, latestVersion, type JsonValue, type Span } from '../ledger/index.ts';
@@ -109,9 +110,15 @@ async function runInSession(scope: RunScope, kernelId: string, input: JsonValue,
 
   const core = isCoreKernel(scope, kernel);
   if (!options.force && !core) {
-    // Runs of one tenant queue here until the transaction that counted commits: no two runs can both see room for one more.
-    await tx.query("select pg_advisory_xact_lock(hashtextextended('kernels.quota:' || $1, 0))", [lockScope]);
-    const [row] = await tx.query<{ used: number }>('select ledger.kernel_executions_today() as used');
+    // Runs of one tenant queue here until the transaction that counted commits: no two runs can both
+    // see room for one more. The wait is bounded, so a tenant's burst cannot hold every connection.
+    const waitMs = Math.min(2 * manifest.timeoutMs, 25_000);
+    const previous = await waitForQuotaLock(tx, lockScope, waitMs);
+    if (previous === null) {
+      return refused(scope, kernel, null, 'KernelBusy', `your tenant's runs queue for its daily quota and the queue did not move within ${waitMs} ms; try again shortly`, { kernelId });
+    }
+    // A new statement, so a new snapshot: it sees every run that committed before the lock was ours.
+    const [row] = await tx.query<{ used: number }>("select set_config('lock_timeout', $1, true), ledger.kernel_executions_today() as used", [previous]);
     const used = Number(row?.used ?? 0);
     if (used >= manifest.perTenantDailyExecLimit) {
       const violation = await append(scope, {
@@ -151,6 +158,25 @@ async function runInSession(scope: RunScope, kernelId: string, input: JsonValue,
   return { status: run.ok ? 'complete' : 'error', kernel, execution, bootEvent, output: run.ok ? run.output : null, error, traceId: scope.traceId, refusal: null };
 }
 
+
+/**
+ * Takes the tenant's quota lock, waiting at most `waitMs`; returns the session's previous lock_timeout
+ * (to put back), or null when the wait timed out (the savepoint keeps the transaction usable).
+ */
+async function waitForQuotaLock(tx: Queryable, key: string, waitMs: number): Promise<string | null> {
+  await tx.query('savepoint kernel_quota');
+  try {
+    const [row] = await tx.query<{ previous: string }>(
+      "select current_setting('lock_timeout') as previous, set_config('lock_timeout', $2, true) as waiting, pg_advisory_xact_lock(hashtextextended('kernels.quota:' || $1, 0)) is null as locked",
+      [key, `${waitMs}ms`],
+    );
+    return row?.previous ?? '0';
+  } catch (error) {
+    if (asDatabaseFailure(error)?.code !== '55P03') throw error;
+    await tx.query('rollback to savepoint kernel_quota');
+    return null;
+  }
+}
 
 /** One of the five core kernels, as seeded: owned by the system and signed by this deployment's key. */
 function isCoreKernel(scope: RunScope, kernel: Span): CoreKernelName | undefined {
