@@ -29,6 +29,20 @@ describe('the boundary itself failing never takes the host down', () => {
     expectFailure(second, 'SandboxFailure', /engine exploded/);
   });
 
+  test('a worker that dies before it is ready fails the run once, without a restart loop', async () => {
+    const sandbox = createSandbox({ poolSize: 2, workerScript: new URL(`data:text/javascript,${encodeURIComponent('process.exit(2);')}`) });
+    const result = await sandbox.run({ code: kernel('return 1;'), input: null, env, host: {} });
+    await sandbox.close();
+    expectFailure(result, 'SandboxFailure', /could not start.*code 2/);
+  });
+
+  test('a worker script the Worker constructor refuses fails the run, not the host', async () => {
+    const sandbox = createSandbox({ poolSize: 1, workerScript: new URL('https://example.com/kernel-worker.js') });
+    const result = await sandbox.run({ code: kernel('return 1;'), input: null, env, host: {} });
+    await sandbox.close();
+    expectFailure(result, 'SandboxFailure', /could not start/);
+  });
+
   test('a worker that exits during a run ends the run with SandboxFailure', async () => {
     const sandbox = createSandbox({ poolSize: 1, workerScript: fakeWorker('process.exit(3);') });
     const result = await sandbox.run({ code: kernel('return 1;'), input: null, env, host: {} });

@@ -60,7 +60,8 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
     for (const queued of queue.splice(0)) queued.resolve(failed(reason));
   };
 
-  const spawn = () => {
+  /** Starts one worker; false when the Worker could not even be constructed. */
+  const spawn = (): boolean => {
     const module = wasmModule.loaded ? wasmModule.module : undefined;
     let worker: SandboxWorker;
     try {
@@ -71,7 +72,8 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
         if (worker.started) refill();
       });
     } catch (error) {
-      return startFailed(error);
+      startFailed(error);
+      return false;
     }
     live.add(worker);
     worker.ready.then(
@@ -85,10 +87,11 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
         startFailed(error);
       },
     );
+    return true;
   };
 
   const refill = () => {
-    while (wasmModule.loaded && !closed && live.size < poolSize) spawn();
+    while (wasmModule.loaded && !closed && live.size < poolSize) if (!spawn()) return;
   };
 
   const retire = (worker: SandboxWorker) => {
