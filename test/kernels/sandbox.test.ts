@@ -289,6 +289,8 @@ describe('escape and abuse: each stops with a clear error and the host stays int
   test('code without an entry point ends in NoEntryPoint', async () => {
     expectFailure(await run('const main = async () => 1;'), 'NoEntryPoint', /must set globalThis\.default.*not set/);
     expectFailure(await run('globalThis.default = 42;'), 'NoEntryPoint', /it is a number/);
+    const throwingGetter = "Object.defineProperty(globalThis, 'default', { get() { throw new Error('no main for you'); } });";
+    expectFailure(await run(throwingGetter), 'KernelError', /Error: no main for you/);
     await expectHostIntact();
   });
 });

@@ -5,7 +5,7 @@
  *
  * It closes the ways to generate code at run time (`eval`, the Function constructors, also reached
  * as `(function(){}).constructor`), builds the frozen `ctx`, and returns the two functions the worker
- * calls: `start(main)` and `toJson(value)`. It captures JSON and Object first, so a kernel that
+ * calls: `entry()`, `start(main)` and `toJson(value)`. It captures JSON and Object first, so a kernel that
  * replaces them only changes its own view. Whatever the kernel does to its globals stays in this
  * runtime: every run gets a new one, on a heap the host never reads objects from.
  */
@@ -67,6 +67,7 @@ export const GUEST_PRELUDE = String.raw`(function (bridge, inputJson, envJson, h
   freeze(ctx);
 
   return freeze({
+    entry: function entry() { return G.default; },
     start: async function start(main) { return main(ctx); },
     toJson: function toJson(value) {
       if (value === undefined) return 'null';

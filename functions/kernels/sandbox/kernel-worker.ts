@@ -94,13 +94,17 @@ class GuestRun {
     ] as const;
     this.message.hostNames.forEach((name, i) => vm.newString(name).consume((handle) => vm.setProp(args[3], i, handle)));
     const api = this.own(vm.unwrapResult(vm.callFunction(prelude, vm.undefined, ...args)));
+    const entry = this.own(vm.getProp(api, 'entry'));
     const start = this.own(vm.getProp(api, 'start'));
     this.toJson = this.own(vm.getProp(api, 'toJson'));
 
     const evaluated = vm.evalCode(this.message.code, 'kernel.js');
     if (evaluated.error) return this.fail(this.classify(evaluated.error, 'load'));
     evaluated.value.dispose();
-    const main = this.own(vm.getProp(vm.global, 'default'));
+    // Read by the guest, not with getProp: `default` may be a getter that throws or loops.
+    const entered = vm.callFunction(entry, vm.undefined);
+    if (entered.error) return this.fail(this.classify(entered.error, 'run'));
+    const main = this.own(entered.value);
     const mainType = vm.typeof(main);
     if (mainType !== 'function') {
       return this.fail({
