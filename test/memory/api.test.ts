@@ -69,6 +69,23 @@ test('the owner receives their memory spans on the timeline subscription', async
   }
 });
 
+test('API tokens: memory.read may search and read but not write; memory.write may write', async () => {
+  const owner = { authorization: await t.issuer.issue({ user: `app-owner-${suffix}`, tenant: `acme-${suffix}` }) };
+  const register = 'mutation R($input: AppInput!) { registerApp(input: $input) { token { token } } }';
+  const tokenFor = async (scopes: string[]) => {
+    const body = await gql(owner, register, { input: { name: `mem-${scopes.join('-')}`, scopes } });
+    return (body.data?.registerApp as { token: { token: string } }).token.token;
+  };
+  const reader = await tokenFor(['memory.read']);
+  const writer = await tokenFor(['memory.read', 'memory.write']);
+  const refused = await gql({ authorization: reader, 'x-logline-memory': 'on' }, UPSERT, { input: { content: JSON.stringify('from an app') } });
+  expect(refused.errors?.[0]).toMatchObject({ errorType: 'Unauthorized' });
+  const written = await gql({ authorization: writer, 'x-logline-memory': 'on' }, UPSERT, { input: { content: JSON.stringify('saved by the app: pelican sighting') } });
+  expect(written.data?.upsertMemory).toMatchObject({ ownerId: `app-owner-${suffix}` });
+  const found = await gql({ authorization: reader }, SEARCH, { q: 'pelican' });
+  expect((found.data?.searchMemories as { spanId: string }[]).map((h) => h.spanId)).toEqual([(written.data?.upsertMemory as { id: string }).id]);
+});
+
 describe('two tenants, two users, four sensitivities', () => {
   const users = [
     { user: `a1-${suffix}`, tenant: `acme-${suffix}` },
