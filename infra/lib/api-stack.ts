@@ -3,8 +3,10 @@ import { ArnFormat, type CfnElement, CfnOutput, Duration, Expiration, Stack, typ
 import * as appsync from 'aws-cdk-lib/aws-appsync';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
@@ -12,6 +14,7 @@ import * as cxapi from 'aws-cdk-lib/cx-api';
 import type { Construct } from 'constructs';
 import { DECISION_TTL_SECONDS } from '../../functions/access/authorizer.ts';
 import { BundledFunction, PROJECT_ROOT } from './bundled-function.ts';
+import { DATA_SOURCE_NEEDS, type DataSourceNeeds } from './data-source-needs.ts';
 import { WAF_RATE_LIMIT_PER_5_MINUTES, type EnvironmentSettings } from './environments.ts';
 import { deployedResolvers } from './resolver-code.ts';
 
@@ -59,6 +62,10 @@ export class ApiStack extends Stack {
   readonly functions = new Map<string, BundledFunction>();
   /** The Lambda authorizer of app API tokens. */
   readonly authorizer: BundledFunction;
+  /** Lambdas that EventBridge runs on a schedule (kernel passes, the memory reaper), by job id. */
+  readonly scheduled = new Map<string, BundledFunction>();
+  /** Wraps each tenant's memory data key (envelope encryption of secret and pii memories). */
+  readonly memoryKey: kms.Key;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
@@ -67,6 +74,11 @@ export class ApiStack extends Stack {
     // (of any account) can call it; cdk.json leaves the flag unset, so it is set for this stack.
     this.node.setContext(cxapi.APPSYNC_GRAPHQLAPI_SCOPE_LAMBDA_FUNCTION_PERMISSION, true);
 
+    this.memoryKey = new kms.Key(this, 'MemoryKey', {
+      description: `LogLineOS ${settings.name}: wraps the per-tenant data keys of secret and pii memories`,
+      enableKeyRotation: true,
+      removalPolicy: settings.removalPolicy,
+    });
     this.userPool = this.createUserPool(settings);
     this.userPoolClient = this.userPool.addClient('AppClient', {
       authFlows: { userSrp: true, userPassword: true },
@@ -207,13 +219,24 @@ export class ApiStack extends Stack {
         code: appsync.Code.fromInline(resolver.code),
       });
     }
-    if (!resolvers.some((resolver) => resolver.coordinate === PUBLISH_MUTATION)) return;
-    const writers = new Set(resolvers.filter((r) => r.typeName === 'Mutation' && r.coordinate !== PUBLISH_MUTATION).map((r) => r.dataSource));
-    for (const [name, bundled] of this.functions) {
-      if (!writers.has(name)) continue;
-      this.api.grantMutation(bundled.function, PUBLISH_MUTATION.split('.')[1] ?? '');
+    // A data source that writes publishes what it committed through IAM-only mutations; it alone may.
+    const writers = new Set(resolvers.filter((r) => r.typeName === 'Mutation' && r.dataSource !== NONE_DATA_SOURCE).map((r) => r.dataSource));
+    const published = new Set(resolvers.filter((r) => r.typeName === 'Mutation' && r.dataSource === NONE_DATA_SOURCE).map((r) => r.fieldName));
+    for (const [name, bundled] of [...this.functions, ...this.scheduled]) {
+      const publishes = this.needsOf(name).publishes;
+      if (publishes.length === 0 || (this.functions.has(name) && !writers.has(name))) continue;
+      for (const mutation of publishes) {
+        if (!published.has(mutation)) throw new Error(`${name} publishes Mutation.${mutation}, which has no [none] resolver in resolvers/`);
+        this.api.grantMutation(bundled.function, mutation);
+      }
       bundled.function.addEnvironment('APPSYNC_GRAPHQL_URL', this.api.graphqlUrl);
     }
+  }
+
+  /** A data source's needs; a scheduled job has those of the data source it belongs to. */
+  private needsOf(name: string): DataSourceNeeds {
+    const owner = Object.entries(DATA_SOURCE_NEEDS).find(([, needs]) => needs.schedules?.some((job) => job.id === name))?.[0] ?? name;
+    return DATA_SOURCE_NEEDS[owner] ?? { publishes: ['publishSpan'] };
   }
 
   private lambdaDataSource(name: string, props: ApiStackProps): appsync.LambdaDataSource {
@@ -226,18 +249,79 @@ export class ApiStack extends Stack {
     return dataSource;
   }
 
-  /** The one Lambda of a data source: the handler, its secrets, and where to find the data stores. */
+  /**
+   * The one Lambda of a data source: the handler, its secrets, where to find the data stores, and
+   * what DATA_SOURCE_NEEDS adds (timeout, sandbox files, models, memory key, self-invocation,
+   * schedules).
+   */
   private dataSourceFunction(name: string, props: ApiStackProps): BundledFunction {
-    const bundled = this.ledgerFunction(`${name[0]?.toUpperCase()}${name.slice(1)}Handler`, `functions/api/${name}.handler.ts`, `the ${name} data source`, props, { cache: true });
+    const needs = this.needsOf(name);
+    const pascal = `${name[0]?.toUpperCase()}${name.slice(1)}`;
+    const bundled = this.ledgerFunction(`${pascal}Handler`, `functions/api/${name}.handler.ts`, `the ${name} data source`, props, {
+      cache: true,
+      ...this.functionOptions(needs),
+      // Known before the function exists, so its own role can name it (no dependency cycle).
+      ...(needs.selfInvokeVariable ? { functionName: `loglineos-${props.settings.name}-${name}` } : {}),
+    });
+    this.grantNeeds(bundled, needs, props.settings);
+    if (needs.selfInvokeVariable) {
+      const functionName = `loglineos-${props.settings.name}-${name}`;
+      bundled.function.addEnvironment(needs.selfInvokeVariable, functionName);
+      bundled.function.addToRolePolicy(new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [this.formatArn({ service: 'lambda', resource: 'function', resourceName: functionName, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+      }));
+    }
     this.functions.set(name, bundled);
+    for (const job of needs.schedules ?? []) {
+      const scheduled = this.ledgerFunction(job.id, job.entry, job.description, props, { cache: true, ...this.functionOptions(needs), handler: job.handler });
+      this.grantNeeds(scheduled, needs, props.settings);
+      new events.Rule(this, `${job.id}Schedule`, {
+        description: `LogLineOS ${props.settings.name}: ${job.description}`,
+        schedule: events.Schedule.rate(job.every),
+        targets: [new targets.LambdaFunction(scheduled.function, { deadLetterQueue: scheduled.deadLetterQueue, retryAttempts: 0 })],
+      });
+      this.scheduled.set(job.id, scheduled);
+    }
     return bundled;
+  }
+
+  private functionOptions(needs: DataSourceNeeds): { timeout?: Duration; memoryMiB?: number; sandbox?: boolean } {
+    return { ...(needs.timeout ? { timeout: needs.timeout } : {}), ...(needs.memoryMiB ? { memoryMiB: needs.memoryMiB } : {}), ...(needs.sandbox ? { sandbox: true } : {}) };
+  }
+
+  /** Models and memory keys: exactly the configured models, exactly the memory key. */
+  private grantNeeds(bundled: BundledFunction, needs: DataSourceNeeds, settings: EnvironmentSettings): void {
+    const fn = bundled.function;
+    const model = (id: string) => this.formatArn({ service: 'bedrock', account: '', resource: 'foundation-model', resourceName: id });
+    if (needs.bedrock?.text) {
+      fn.addEnvironment('LOGLINEOS_MODEL_PROVIDER', 'bedrock');
+      fn.addEnvironment('LOGLINEOS_MODEL_ID', settings.models.textModelId);
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], resources: [model(settings.models.textModelId)] }));
+    }
+    // Memory search embeds the query; prompts search memories for context, so they embed too.
+    if (needs.bedrock?.embeddings || needs.memoryKey) {
+      fn.addEnvironment('MEMORY_EMBEDDINGS', 'bedrock');
+      fn.addEnvironment('MEMORY_EMBEDDING_MODEL', settings.models.embeddingModelId);
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['bedrock:InvokeModel'], resources: [model(settings.models.embeddingModelId)] }));
+    }
+    if (needs.memoryKey) {
+      fn.addEnvironment('MEMORY_KMS_KEY_ID', this.memoryKey.keyArn);
+      this.memoryKey.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
+    }
   }
 
   /**
    * A Lambda that opens the ledger (and signs what it appends) and knows the token key: the database
    * and signing secrets, the token secret and, for a data source, the cache.
    */
-  private ledgerFunction(id: string, entry: string, what: string, props: ApiStackProps, options: { cache?: boolean; timeout?: Duration }): BundledFunction {
+  private ledgerFunction(
+    id: string,
+    entry: string,
+    what: string,
+    props: ApiStackProps,
+    options: { cache?: boolean; timeout?: Duration; memoryMiB?: number; sandbox?: boolean; handler?: string; functionName?: string },
+  ): BundledFunction {
     const bundled = new BundledFunction(this, id, {
       entry,
       description: `LogLineOS ${props.settings.name}: ${what}`,
@@ -246,6 +330,10 @@ export class ApiStack extends Stack {
       securityGroup: props.lambdaSecurityGroup,
       key: props.key,
       ...(options.timeout ? { timeout: options.timeout } : {}),
+      ...(options.memoryMiB ? { memoryMiB: options.memoryMiB } : {}),
+      ...(options.sandbox ? { sandbox: true } : {}),
+      ...(options.handler ? { handler: options.handler } : {}),
+      ...(options.functionName ? { functionName: options.functionName } : {}),
       environment: {
         ...props.databaseEnvironment,
         ...(options.cache ? props.cacheEnvironment : {}),

@@ -45,7 +45,18 @@ export interface BundledFunctionProps {
   /** Encrypts the environment variables; the secrets the function reads are under it too. */
   readonly key: kms.IKey;
   readonly timeout?: Duration;
+  /** The exported function Lambda calls (default `handler`). */
+  readonly handler?: string;
+  /** A fixed name, for a function that must know its own name before it exists (self-invocation). */
+  readonly functionName?: string;
+  readonly memoryMiB?: number;
+  /** Also ship the kernel sandbox's worker (plain JS) and QuickJS's .wasm beside the bundle. */
+  readonly sandbox?: boolean;
 }
+
+/** Where the sandbox finds its files in a bundle (Lambda unpacks the bundle to /var/task). */
+export const SANDBOX_WORKER_FILE = 'kernel-worker.mjs';
+export const SANDBOX_WASM_FILE = 'emscripten-module.wasm';
 
 /**
  * A Node.js Lambda built from one TypeScript entry by esbuild on this machine (no Docker): arm64,
@@ -82,20 +93,24 @@ export class BundledFunction extends Construct {
 
     this.function = new NodejsFunction(this, 'Function', {
       entry,
-      handler: 'handler',
+      handler: props.handler ?? 'handler',
+      ...(props.functionName ? { functionName: props.functionName } : {}),
       description: props.description,
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
       runtime: LAMBDA_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
-      memorySize: props.settings.lambda.memoryMiB,
+      memorySize: props.memoryMiB ?? props.settings.lambda.memoryMiB,
       timeout: props.timeout ?? Duration.seconds(props.settings.lambda.timeoutSeconds),
       tracing: lambda.Tracing.ACTIVE,
       logGroup: this.logGroup,
       vpc: props.vpc,
       vpcSubnets: { subnetGroupName: 'lambda' },
       securityGroups: [props.securityGroup],
-      environment: props.environment,
+      environment: {
+        ...props.environment,
+        ...(props.sandbox ? { LOGLINEOS_SANDBOX_WORKER: `/var/task/${SANDBOX_WORKER_FILE}`, LOGLINEOS_SANDBOX_WASM: `/var/task/${SANDBOX_WASM_FILE}` } : {}),
+      },
       environmentEncryption: props.key,
       deadLetterQueue: this.deadLetterQueue,
       bundling: {
@@ -113,6 +128,13 @@ export class BundledFunction extends Construct {
           afterBundling: (inputDir, outputDir) => [
             `mkdir -p "${outputDir}/migrations"`,
             `cp "${inputDir}"/functions/ledger/migrations/*.sql "${outputDir}/migrations/"`,
+            // Kernels run in worker threads: the worker is its own script, and QuickJS loads its .wasm.
+            ...(props.sandbox
+              ? [
+                  `"${inputDir}/node_modules/.bin/esbuild" "${inputDir}/functions/kernels/sandbox/kernel-worker.ts" --bundle --platform=node --format=esm --target=node22 --minify --log-level=warning --outfile="${outputDir}/${SANDBOX_WORKER_FILE}"`,
+                  `cp "${inputDir}/node_modules/@jitl/quickjs-wasmfile-release-sync/dist/${SANDBOX_WASM_FILE}" "${outputDir}/${SANDBOX_WASM_FILE}"`,
+                ]
+              : []),
           ],
         },
       },

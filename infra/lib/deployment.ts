@@ -45,7 +45,7 @@ export function addDeployment(app: App, settings: EnvironmentSettings): Deployme
   const operations = new OperationsStack(app, `${prefix}-Operations`, {
     settings,
     api: api.api,
-    functions: [...api.functions.values(), api.authorizer],
+    functions: [...api.functions.values(), ...api.scheduled.values(), api.authorizer],
     database: data.database,
     proxy: data.proxy,
     cache: data.cache,

@@ -37,12 +37,20 @@ export interface EnvironmentSettings {
     /** Cognito Plus tier: threat protection (compromised credentials, adaptive authentication). */
     readonly threatProtection: boolean;
   };
+  /** Bedrock models (foundation model ids in the deployment's region; the functions may call only these). */
+  readonly models: {
+    readonly textModelId: string;
+    /** 1536-dimensional, the memory vectors' size (MEMORY_EMBEDDING_DIMENSIONS). */
+    readonly embeddingModelId: string;
+  };
   readonly logRetention: RetentionDays;
   /** What `cdk destroy` does to keys, secrets and logs: dev is disposable, the others keep them. */
   readonly removalPolicy: RemovalPolicy.DESTROY | RemovalPolicy.RETAIN;
   /** What `cdk destroy` does to the database: dev drops it, staging leaves a final snapshot. */
   readonly databaseRemovalPolicy: RemovalPolicy;
 }
+
+const MODELS = { textModelId: 'anthropic.claude-3-5-haiku-20241022-v1:0', embeddingModelId: 'amazon.titan-embed-text-v1' } as const;
 
 const DEV: EnvironmentSettings = {
   name: 'dev',
@@ -51,6 +59,7 @@ const DEV: EnvironmentSettings = {
   cache: { nodeType: 'cache.t4g.micro', nodes: 1, multiAz: false, snapshotRetentionDays: 1 },
   lambda: { memoryMiB: 512, timeoutSeconds: 30 },
   userPool: { mfaRequired: false, threatProtection: false },
+  models: MODELS,
   logRetention: RetentionDays.TWO_WEEKS,
   removalPolicy: RemovalPolicy.DESTROY,
   databaseRemovalPolicy: RemovalPolicy.DESTROY,
@@ -63,6 +72,7 @@ const STAGING: EnvironmentSettings = {
   cache: { nodeType: 'cache.t4g.medium', nodes: 2, multiAz: false, snapshotRetentionDays: 1 },
   lambda: { memoryMiB: 1024, timeoutSeconds: 30 },
   userPool: { mfaRequired: true, threatProtection: false },
+  models: MODELS,
   logRetention: RetentionDays.ONE_MONTH,
   removalPolicy: RemovalPolicy.RETAIN,
   databaseRemovalPolicy: RemovalPolicy.SNAPSHOT,
@@ -76,6 +86,7 @@ const PRODUCTION: EnvironmentSettings = {
   cache: { nodeType: 'cache.r6g.large', nodes: 2, multiAz: true, snapshotRetentionDays: 5 },
   lambda: { memoryMiB: 1024, timeoutSeconds: 30 },
   userPool: { mfaRequired: true, threatProtection: true },
+  models: MODELS,
   logRetention: RetentionDays.ONE_YEAR,
   removalPolicy: RemovalPolicy.RETAIN,
   databaseRemovalPolicy: RemovalPolicy.RETAIN,

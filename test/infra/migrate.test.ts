@@ -3,15 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../functions/deploy/migrate.handler.ts';
+import { SEEDS } from '../../functions/deploy/seeds.ts';
 import { ledgerMigrations } from '../../functions/ledger/index.ts';
 
 describe('the migrations custom resource handler', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'migrate-'));
   afterEach(() => vi.unstubAllEnvs());
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-  const all = ledgerMigrations().map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`).join(',');
+  const migrations = ledgerMigrations().map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`);
+  const seeded = SEEDS.flatMap((seed) => seed.spans().map((span) => `seed ${seed.name}:${span.id}`));
+  const all = [...migrations, ...seeded].join(',');
 
-  it('applies every migration on create, and nothing more on update', async () => {
+  it('applies every migration and seed on create, and nothing more on update', async () => {
     // Given a fresh embedded database (no AWS secrets named, signing off as on the migrator)
     vi.stubEnv('DATABASE_URL', '');
     vi.stubEnv('LOGLINEOS_DATA_DIR', dataDir);
@@ -19,7 +22,7 @@ describe('the migrations custom resource handler', () => {
     // When CloudFormation creates, then updates, the resource
     const created = await handler({ RequestType: 'Create' });
     const updated = await handler({ RequestType: 'Update', PhysicalResourceId: created.PhysicalResourceId });
-    // Then the first applied every migration and the second found nothing to do, under one id
+    // Then the first applied every migration and seed and the second found nothing to do, under one id
     expect(created.Data.Applied).toBe(all);
     expect(updated).toEqual({ PhysicalResourceId: created.PhysicalResourceId, Data: { Applied: '' } });
   });

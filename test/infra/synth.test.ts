@@ -88,8 +88,9 @@ describe('Lambda bundles', () => {
     expect(bundles.map((bundle) => bundle.name)).toContain('AuthorizerHandler');
     for (const { name, folder } of bundles) {
       expect(sizeOf(folder), name).toBeLessThan(LIMIT_BYTES);
-      // Minified: a few very long lines (a readable bundle averages well under 100 characters a line)
-      const code = readFileSync(join(folder, 'index.mjs'), 'utf8');
+      // Minified: a few very long lines (a readable bundle averages well under 100 characters a line).
+      // Template literals are left out: esbuild keeps their line breaks (the core kernels' source is one).
+      const code = readFileSync(join(folder, 'index.mjs'), 'utf8').replace(/`(?:\\[\s\S]|[^`\\])*`/g, '``');
       expect(code.length / code.split('\n').length, name).toBeGreaterThan(1000);
     }
   });
