@@ -8,10 +8,6 @@ import { validateSearch } from './validate.ts';
 
 /** Reciprocal-rank fusion constant (Cormack et al. 2009): damps the weight of the very top ranks. */
 export const RRF_K = 60;
-/** Below this cosine similarity a vector neighbour is not a match, only the least distant row. */
-export const MIN_SIMILARITY = 0.2;
-/** Rows the exact fallback compares per search at most (newest ids are not preferred: order by id). */
-export const EXACT_SCAN_LIMIT = 20_000;
 
 /**
  * Finds the caller's memories for a query (SPEC §5), as the caller: RLS decides which memories
@@ -34,11 +30,11 @@ export async function searchMemories(services: MemoryServices, identity: Identit
     const near =
       memory.vectorSearch === 'hnsw' && vector.length === 1536
         ? await hnswCandidates(tx, vector, pool, Math.max(memory.efSearch, pool), filters)
-        : await exactCandidates(tx, vector, pool, EXACT_SCAN_LIMIT, filters);
+        : await exactCandidates(tx, vector, pool, filters);
     const fused = new Map<string, number>();
     text.forEach((hit, index) => fused.set(hit.id, (fused.get(hit.id) ?? 0) + 1 / (RRF_K + index + 1)));
     near
-      .filter((hit) => hit.similarity >= MIN_SIMILARITY)
+      .filter((hit) => hit.similarity >= memory.minSimilarity)
       .forEach((hit, index) => fused.set(hit.id, (fused.get(hit.id) ?? 0) + 1 / (RRF_K + index + 1)));
     const rows = await readMemories(tx, [...fused.keys()]);
     return { fused, rows };

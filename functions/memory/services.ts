@@ -22,7 +22,7 @@ export interface MemoryServiceOptions {
  * - MEMORY_EMBEDDINGS `bedrock` | `local` (default bedrock on Lambda, local elsewhere),
  *   MEMORY_EMBEDDING_MODEL (default amazon.titan-embed-text-v1), MEMORY_EMBEDDING_DIMENSIONS (1536).
  * - MEMORY_VECTOR_SEARCH `auto` | `exact` (exact forces the no-pgvector path), MEMORY_HNSW_EF_SEARCH (100),
- *   MEMORY_CACHE_SECONDS (300).
+ *   MEMORY_MIN_SIMILARITY (0.2), MEMORY_CACHE_SECONDS (300).
  */
 export async function createMemoryServices(base: Services, options: MemoryServiceOptions = {}): Promise<MemoryServices & { close(): Promise<void> }> {
   const env = base.env;
@@ -44,6 +44,7 @@ export async function createMemoryServices(base: Services, options: MemoryServic
       cache,
       vectorSearch: column === 'vector' && mode === 'auto' && dimensions === 1536 ? 'hnsw' : 'exact',
       embeddingColumn: column,
+      minSimilarity: similarity(env),
       efSearch: positiveInt(env, 'MEMORY_HNSW_EF_SEARCH', 100),
       cacheSeconds: positiveInt(env, 'MEMORY_CACHE_SECONDS', 300),
     },
@@ -58,6 +59,13 @@ function makeEmbedder(env: NodeJS.ProcessEnv, dimensions: number, options: Memor
     return bedrockEmbedder({ modelId: env.MEMORY_EMBEDDING_MODEL ?? 'amazon.titan-embed-text-v1', dimensions, ...(options.bedrock ? { client: options.bedrock } : {}) });
   }
   throw new Error(`MEMORY_EMBEDDINGS must be bedrock or local, got ${JSON.stringify(kind)}`);
+}
+
+function similarity(env: NodeJS.ProcessEnv): number {
+  const raw = env.MEMORY_MIN_SIMILARITY;
+  const value = raw === undefined || raw === '' ? 0.2 : Number(raw);
+  if (!Number.isFinite(value) || value < -1 || value > 1) throw new Error(`MEMORY_MIN_SIMILARITY must be a number from -1 to 1, got ${JSON.stringify(raw)}`);
+  return value;
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

@@ -132,12 +132,15 @@ const HNSW_CANDIDATES = `with near as (
   select m.id, m.distance from near m ${LIVE_MEMORY}
   order by m.distance limit $2`;
 
-// The exact fallback: every live candidate's embedding, compared by the app. $1 is the dimension count.
-const EXACT_CANDIDATES = `select m.id, m.embedding::real[] as embedding
+// The exact fallback (no pgvector, or forced): cosine similarity of every live candidate computed in
+// SQL over real[] (a pgvector column casts to real[]), best first. Embeddings are stored unit-length,
+// so the dot product is the cosine. $1 is the query as real[].
+const EXACT_CANDIDATES = `select m.id, s.similarity
   from ledger.memory_index m
+  cross join lateral (select sum(a * b)::float8 as similarity from unnest(m.embedding::real[], $1::real[]) as t(a, b)) s
   ${LIVE_MEMORY}
-    and m.embedding is not null and cardinality(m.embedding::real[]) = $1::int
-  order by m.id limit $2`;
+    and m.embedding is not null and cardinality(m.embedding::real[]) = cardinality($1::real[])
+  order by s.similarity desc, m.id limit $2`;
 
 export interface SearchFilters {
   readonly layers: readonly string[] | null;
@@ -160,22 +163,7 @@ export async function hnswCandidates(tx: Queryable, vector: readonly number[], l
   return rows.map((row) => ({ id: row.id, similarity: 1 - Number(row.distance) }));
 }
 
-export async function exactCandidates(tx: Queryable, vector: readonly number[], limit: number, scanLimit: number, filters: SearchFilters): Promise<{ id: string; similarity: number }[]> {
-  const rows = await tx.query<{ id: string; embedding: number[] | string }>(EXACT_CANDIDATES, [vector.length, scanLimit, ...filterParams(filters)]);
-  return rows
-    .map((row) => ({ id: row.id, similarity: dot(vector, parseReals(row.embedding)) }))
-    .sort((a, b) => b.similarity - a.similarity)
-    .slice(0, limit);
-}
-
-function parseReals(value: number[] | string): number[] {
-  if (Array.isArray(value)) return value.map(Number);
-  return value.replace(/[{}]/g, '').split(',').map(Number);
-}
-
-/** Embeddings are stored unit-length, so the dot product is the cosine similarity. */
-function dot(a: readonly number[], b: readonly number[]): number {
-  let sum = 0;
-  for (let i = 0; i < a.length; i += 1) sum += (a[i] ?? 0) * (b[i] ?? 0);
-  return sum;
+export async function exactCandidates(tx: Queryable, vector: readonly number[], limit: number, filters: SearchFilters): Promise<{ id: string; similarity: number }[]> {
+  const rows = await tx.query<{ id: string; similarity: number }>(EXACT_CANDIDATES, [vectorLiteral('real[]', vector), limit, ...filterParams(filters)]);
+  return rows.map((row) => ({ id: row.id, similarity: Number(row.similarity) }));
 }

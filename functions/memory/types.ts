@@ -32,6 +32,8 @@ export interface MemoryRuntime {
   readonly vectorSearch: 'hnsw' | 'exact';
   /** The embedding column this database has: pgvector's `vector`, or `real[]` without pgvector. */
   readonly embeddingColumn: EmbeddingColumn;
+  /** Below this cosine similarity a vector neighbour is no match, only the least distant row (MEMORY_MIN_SIMILARITY, 0.2). */
+  readonly minSimilarity: number;
   /** HNSW candidate list size (pgvector's hnsw.ef_search) for searches. */
   readonly efSearch: number;
   /** How long memory reads and session indexes stay cached. */
