@@ -39,19 +39,28 @@ export function kmsKeyWrapper(keyId: string, client: KMSClient = new KMSClient({
   };
 }
 
-/** The local stand-in for KMS: a 256-bit master key in a 0600 file, wrapping tenant keys with AES-256-GCM. */
-export async function localKeyWrapper(dataDir: string): Promise<KeyWrapper> {
-  const hex = await loadOrCreateSecretFile(localKeyFile(dataDir), () => randomBytes(32).toString('hex'));
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`${localKeyFile(dataDir)} must hold 64 hex characters; delete it to make a new one (memories encrypted under it become unreadable)`);
-  const master = Buffer.from(hex, 'hex');
+/**
+ * The local stand-in for KMS: a 256-bit master key in a 0600 file, wrapping tenant keys with
+ * AES-256-GCM. The file is read, or made, on the first secret write or read, not before.
+ */
+export function localKeyWrapper(dataDir: string): KeyWrapper {
+  let master: Promise<Buffer> | undefined;
+  const load = () => {
+    master ??= loadOrCreateSecretFile(localKeyFile(dataDir), () => randomBytes(32).toString('hex')).then((hex) => {
+      if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`${localKeyFile(dataDir)} must hold 64 hex characters; delete it to make a new one (memories encrypted under it become unreadable)`);
+      return Buffer.from(hex, 'hex');
+    });
+    master.catch(() => (master = undefined));
+    return master;
+  };
   return {
     name: 'local',
-    generate(tenantKey) {
+    async generate(tenantKey) {
       const plaintext = randomBytes(32);
-      return Promise.resolve({ plaintext, wrapped: seal(master, plaintext, Buffer.from(`tenant:${tenantKey}`)).packed });
+      return { plaintext, wrapped: seal(await load(), plaintext, Buffer.from(`tenant:${tenantKey}`)).packed };
     },
-    unwrap(tenantKey, wrapped) {
-      return Promise.resolve(open(master, unpack(wrapped), Buffer.from(`tenant:${tenantKey}`)));
+    async unwrap(tenantKey, wrapped) {
+      return open(await load(), unpack(wrapped), Buffer.from(`tenant:${tenantKey}`));
     },
   };
 }

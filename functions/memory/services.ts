@@ -18,7 +18,7 @@ export interface MemoryServiceOptions {
  * Memory's services from the environment (`base.env`):
  * - REDIS_URL: the Redis cache; unset means an in-process LRU (one process only).
  * - MEMORY_KMS_KEY_ID: the KMS key that wraps tenant data keys (AWS); unset means a local key file
- *   `<LOGLINEOS_DATA_DIR>/keys/memory-master.key`, made on first start with mode 0600.
+ *   `<LOGLINEOS_DATA_DIR>/keys/memory-master.key`, made with mode 0600 on first use.
  * - MEMORY_EMBEDDINGS `bedrock` | `local` (default bedrock on Lambda, local elsewhere),
  *   MEMORY_EMBEDDING_MODEL (default amazon.titan-embed-text-v1), MEMORY_EMBEDDING_DIMENSIONS (1536).
  * - MEMORY_VECTOR_SEARCH `auto` | `exact` (exact forces the no-pgvector path), MEMORY_HNSW_EF_SEARCH (100),
@@ -28,7 +28,7 @@ export async function createMemoryServices(base: Services, options: MemoryServic
   const env = base.env;
   const dimensions = positiveInt(env, 'MEMORY_EMBEDDING_DIMENSIONS', DEFAULT_DIMENSIONS);
   const embedder = makeEmbedder(env, dimensions, options);
-  const wrapper = env.MEMORY_KMS_KEY_ID ? kmsKeyWrapper(env.MEMORY_KMS_KEY_ID, options.kms) : await localKeyWrapper(resolve(env.LOGLINEOS_DATA_DIR ?? '.data'));
+  const wrapper = env.MEMORY_KMS_KEY_ID ? kmsKeyWrapper(env.MEMORY_KMS_KEY_ID, options.kms) : localKeyWrapper(resolve(env.LOGLINEOS_DATA_DIR ?? '.data'));
   const column = await embeddingColumn(base.ledger.db);
   const mode = env.MEMORY_VECTOR_SEARCH ?? 'auto';
   if (mode !== 'auto' && mode !== 'exact') throw new Error(`MEMORY_VECTOR_SEARCH must be auto or exact, got ${JSON.stringify(mode)}`);
