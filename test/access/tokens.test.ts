@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { registerApp, revokeApp, updateApp } from '../../functions/access/apps.ts';
 import { createDecisionRecorder, decide } from '../../functions/access/authorizer.ts';
 import { issueToken, listTokens, revokeToken, rotateToken, type AccessContext } from '../../functions/access/tokens.ts';
+import { FIELD_SCOPES } from '../../functions/access/scopes.ts';
 import { openTestLedger, persona, rowCount, type TestLedger } from '../support/ledger.ts';
 
 let ledger: TestLedger;
@@ -25,7 +26,8 @@ describe('app onboarding and API tokens', () => {
     expect(await decide(access, token.token)).toMatchObject({
       isAuthorized: true,
       resolverContext: { appId: registered.id, userId: owner.userId, tenantId: owner.tenantId, scopes: 'span.read span.write' },
-      deniedFields: [],
+      // Exactly the fields that need a scope the token lacks
+      deniedFields: Object.entries(FIELD_SCOPES).filter(([, scope]) => !scope.startsWith('span.')).map(([field]) => field),
     });
   });
 
