@@ -77,6 +77,20 @@ describe('normal kernels', () => {
     expect(result).toMatchObject({ ok: true, output: { rows: [{ text: 'select $1::int as n', params: [7] }], appended: 'span-2' }, hostCalls: 2 });
   });
 
+  test('a host call the kernel did not await has ended when the run ends', async () => {
+    // given a host call that takes a while, and a kernel that fires it and returns
+    let ended = false;
+    const host: HostFunctions = {
+      slow: () => new Promise((resolve) => setTimeout(() => { ended = true; resolve(null); }, 100)),
+    };
+    // when the run ends
+    const result = await sandbox.run({ code: kernel('ctx.slow(); return "returned";'), input: null, env, host });
+    // then its output is there and the caller's session is free again
+    expect(result).toMatchObject({ ok: true, output: 'returned', hostCalls: 1 });
+    expect(ended).toBe(true);
+    await expectHostIntact();
+  });
+
   test('a kernel that returns nothing outputs null', async () => {
     expect(await run(kernel('await ctx.sql("select 1");'))).toMatchObject({ ok: true, output: null });
   });

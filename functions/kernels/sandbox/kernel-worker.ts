@@ -176,9 +176,13 @@ class GuestRun {
     // A kernel that merely threw leaves a consistent engine; its runtime is disposed (which checks
     // that nothing leaked) and the worker is reused, so a kernel that fails often does not cost a
     // worker start per run.
-    let recycle = (!outcome.ok && !CLEAN_FAILURES.has(outcome.code)) || this.pending.size > 0;
+    // Host calls the kernel did not await: their answers will be ignored, and their promises go
+    // with the runtime.
+    let recycle = !outcome.ok && !CLEAN_FAILURES.has(outcome.code);
     if (!recycle) {
       try {
+        for (const deferred of this.pending.values()) deferred.dispose();
+        this.pending.clear();
         for (const handle of this.owned) if (handle.alive) handle.dispose();
         this.vm.dispose();
         this.rt.dispose();
