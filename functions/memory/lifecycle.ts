@@ -132,11 +132,11 @@ export async function promoteMemory(services: MemoryServices, identity: Identity
 export async function reapExpiredMemories(services: MemoryServices, limit = 500): Promise<number> {
   const rows = await services.ledger.db.withLedger((tx) =>
     tx.query(
-      `select l.* from (select distinct on (r.id) r.* from ledger.universal_registry r
-          where r.entity_type = 'memory' and r.id in (select e.id from ledger.universal_registry e
-            where e.entity_type = 'memory' and e.expires_at <= now() limit $1 * 4)
-          order by r.id, r.seq desc) l
-        where not l.is_deleted and l.expires_at <= now() limit $1`,
+      // Latest versions only: a reaped memory's redaction version has no expiry, so it drops out.
+      `select r.* from ledger.universal_registry r
+        where r.entity_type = 'memory' and r.expires_at <= now() and not r.is_deleted
+          and not exists (select 1 from ledger.universal_registry n where n.id = r.id and n.seq > r.seq)
+        order by r.expires_at limit $1`,
       [limit],
     ),
   );
@@ -144,9 +144,14 @@ export async function reapExpiredMemories(services: MemoryServices, limit = 500)
   for (const row of rows) {
     const expired = spanFromRow(row);
     const owner: Identity = { userId: expired.ownerId, tenantId: expired.tenantId };
-    const spans = await services.ledger.db.withSession(owner, (tx) => redact(services, tx, owner, expired, 'expired', 'memory:reaper'));
-    await afterChange(services, expired.tenantId, spans);
-    reaped += 1;
+    try {
+      const spans = await services.ledger.db.withSession(owner, (tx) => redact(services, tx, owner, expired, 'expired', 'memory:reaper'));
+      await afterChange(services, expired.tenantId, spans);
+      reaped += 1;
+    } catch (error) {
+      // Usually the owner wrote a new version meanwhile; the next pass sees that version.
+      console.warn(JSON.stringify({ level: 'warn', message: 'reaping an expired memory failed; retried next pass', id: expired.id, error: error instanceof Error ? error.message : String(error) }));
+    }
   }
   return reaped;
 }
