@@ -25,7 +25,7 @@ export async function upsertMemory(services: MemoryServices, identity: Identity 
   }
 
   // Before the write: the version this one follows, and the contract.
-  const previous = await ledger.db.withSession(identity, async (tx) => {
+  const previous = !valid.schemaId && !valid.id ? null : await ledger.db.withSession(identity, async (tx) => {
     if (valid.schemaId) await checkContract(tx, valid.schemaId, valid.content);
     if (!valid.id) return null;
     const found = await readMemory(tx, valid.id);
