@@ -1,17 +1,31 @@
+import type { AppSyncEvent } from '../commons/appsync.ts';
 import { KERNELS_DATA_SOURCE } from './kernels/data-source.ts';
+import { isKernelRequestEvent, runRequest } from './kernels/request-runs.ts';
 import { containerServices, lambdaEntry } from './lambda-entry.ts';
 import { runScheduledPass, type PassReport } from '../kernels/scheduled.ts';
 
-/** Lambda entry of the `kernels` data source (runKernel, bootKernel, scheduleKernel, …). */
-export const handler = lambdaEntry(KERNELS_DATA_SOURCE);
+const api = lambdaEntry(KERNELS_DATA_SOURCE);
+// One set of services per container serves the API, started requests and scheduled passes.
+let services: ReturnType<typeof KERNELS_DATA_SOURCE.services> | undefined;
+const current = () => (services ??= containerServices().then(KERNELS_DATA_SOURCE.services));
 
-let scheduledServices: ReturnType<typeof KERNELS_DATA_SOURCE.services> | undefined;
+/**
+ * Lambda entry of the `kernels` data source (runKernel, bootKernel, scheduleKernel, …). A
+ * `loglineos.kernels.request` event is a request scheduleKernel started here with an Event
+ * invocation: it runs through request_worker as its caller, for as long as the function's timeout.
+ */
+export async function handler(event: unknown): Promise<unknown> {
+  if (isKernelRequestEvent(event)) {
+    const outcome = await runRequest(await current(), event);
+    return { status: outcome.status };
+  }
+  return api(event as AppSyncEvent<unknown>);
+}
 
 /**
  * The EventBridge schedule's target (same bundle, handler `scheduled`): one pass of observer,
  * request_worker and policy_agent for every owner with work.
  */
 export async function scheduled(): Promise<{ readonly reports: readonly PassReport[] }> {
-  scheduledServices ??= containerServices().then(KERNELS_DATA_SOURCE.services);
-  return { reports: await runScheduledPass(await scheduledServices) };
+  return { reports: await runScheduledPass(await current()) };
 }

@@ -42,6 +42,8 @@ export const DATA_SOURCE_NEEDS: Readonly<Record<string, DataSourceNeeds>> = {
     memoryMiB: 1024,
     sandbox: true,
     bedrock: { text: true },
+    // scheduleKernel starts the run in an Event invocation of the kernels function itself.
+    selfInvokeVariable: 'KERNELS_FUNCTION_NAME',
     publishes: ['publishSpan'],
     schedules: [
       {

@@ -67,15 +67,19 @@ describe('what each data source needs beyond the ledger', () => {
     api.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true, Description: Match.stringLikeRegexp('memories') });
   });
 
-  it('a prompt run continues in an asynchronous invocation of the prompts function itself', () => {
-    // When the prompts function's name, setting and invoke permission are read
-    const prompts = fn('prompts');
-    const name = `loglineos-${settings.name}-prompts`;
-    // Then it knows its fixed name and may invoke exactly that function
-    expect(prompts.properties.FunctionName).toBe(name);
-    expect(prompts.variables.PROMPTS_FUNCTION_NAME).toBe(name);
-    expect(JSON.stringify(prompts.allowed('lambda:InvokeFunction'))).toContain(`:function:${name}`);
-    expect(prompts.properties.Timeout).toBe(300);
+  it.each([
+    ['prompts', 'PROMPTS_FUNCTION_NAME'],
+    ['kernels', 'KERNELS_FUNCTION_NAME'],
+  ])('%s runs continue in an asynchronous invocation of the function itself', (name, variable) => {
+    // When the function's name, setting and invoke permission are read
+    const deployedFunction = fn(name);
+    const functionName = `loglineos-${settings.name}-${name}`;
+    // Then it knows its fixed name and may invoke exactly that function, for up to five minutes
+    expect(deployedFunction.properties.FunctionName).toBe(functionName);
+    expect(deployedFunction.variables[variable]).toBe(functionName);
+    expect(JSON.stringify(deployedFunction.allowed('lambda:InvokeFunction'))).toContain(`:function:${functionName}"`);
+    expect(deployedFunction.properties.Timeout).toBe(300);
+    expect(fn('ledger').allowed('lambda:InvokeFunction')).toEqual([]);
   });
 
   it('only the prompts function may publish prompt run events; every writer may publish spans', () => {

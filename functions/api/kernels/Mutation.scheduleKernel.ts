@@ -3,15 +3,13 @@ import { ForbiddenError } from '../../commons/errors.ts';
 import { identityFrom } from '../../commons/identity.ts';
 import { publishCommitted } from '../../commons/publisher.ts';
 import { scheduleKernel as schedule } from '../../kernels/catalogue.ts';
-import { executeKernel } from '../../kernels/executor.ts';
-import { CORE_KERNELS } from '../../kernels/ids.ts';
 import type { KernelsServices } from './services.ts';
 import { parseJsonArgument, tokenScopes, toGraphqlSpan } from './shape.ts';
 
 /**
  * Returns the scheduled request at once; the run continues without the caller and its spans arrive on
- * the timeline subscription. Locally it starts right away in this process; in a Lambda (where work
- * after the answer would be frozen) the request waits for the next scheduled request_worker pass.
+ * the timeline subscription. Locally it starts right away in this process; on AWS in an Event
+ * invocation of the kernels Lambda (work after a Lambda's answer would be frozen).
  */
 export default async function scheduleKernel(event: AppSyncEvent<{ id: string; input?: string | null }>, services: KernelsServices) {
   const caller = identityFrom(event.identity);
@@ -19,8 +17,6 @@ export default async function scheduleKernel(event: AppSyncEvent<{ id: string; i
   const scopes = tokenScopes(event);
   const request = await schedule(services.ledger, caller, event.arguments.id, parseJsonArgument('input', event.arguments.input), scopes);
   await publishCommitted(services.publisher, request);
-  if (!services.env.AWS_LAMBDA_FUNCTION_NAME) {
-    services.background(() => executeKernel(services, caller, CORE_KERNELS.request_worker, { request_id: request.id }, { stage0: true, ...(scopes ? { scopes: [...scopes, 'kernel:request_worker:invoke'] } : {}) }));
-  }
+  await services.startRequest({ requestId: request.id, caller, scopes });
   return toGraphqlSpan(request);
 }

@@ -3,6 +3,7 @@ import { createSandbox, type Sandbox } from '../../kernels/sandbox/index.ts';
 import { startKernelInterval } from '../../kernels/scheduled.ts';
 import { providerFromEnv } from '../../models/index.ts';
 import { KERNELS_OPERATIONS } from './operations.ts';
+import { requestStarter } from './request-runs.ts';
 import type { KernelsServices } from './services.ts';
 
 /**
@@ -36,7 +37,9 @@ export const KERNELS_DATA_SOURCE: DataSourceDefinition<KernelsServices> = {
           .finally(() => pending.delete(running));
         pending.add(running);
       },
+      startRequest: (event) => start(event),
     };
+    const start = requestStarter(base.env, services.background, () => services);
     const intervalMs = Number(base.env.LOGLINEOS_KERNEL_INTERVAL_MS ?? 0);
     const interval = Number.isFinite(intervalMs) && intervalMs > 0 ? startKernelInterval(services, intervalMs) : null;
     return {
