@@ -4,19 +4,9 @@ import { decide } from '../functions/access/authorizer.ts';
 import { signerFromSeed } from '../functions/ledger/index.ts';
 import { createLocalServer } from '../local/server.ts';
 import { withBenchDatabase } from './fixture.ts';
-import { line, percentile } from './report.ts';
+import { latencies, line, percentile } from './report.ts';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1000);
-
-async function latencies(count: number, call: () => Promise<unknown>): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < count; i += 1) {
-    const start = performance.now();
-    await call();
-    out.push(performance.now() - start);
-  }
-  return out.sort((a, b) => a - b);
-}
 
 const show = (name: string, sorted: number[], baseline?: number[]) =>
   line(name, `p50 ${percentile(sorted, 50).toFixed(2)} ms`, `p99 ${percentile(sorted, 99).toFixed(2)} ms${baseline ? `  (p50 ${(percentile(sorted, 50) / percentile(baseline, 50)).toFixed(2)}× the API key's)` : ''}`);

@@ -5,22 +5,12 @@ import { noPublisher } from '../functions/commons/publisher.ts';
 import { applySeeds, signerFromSeed, type Ledger } from '../functions/ledger/index.ts';
 import { createLocalServer } from '../local/server.ts';
 import { withBenchDatabase } from './fixture.ts';
-import { line, percentile } from './report.ts';
+import { latencies, line, percentile } from './report.ts';
 
 const RUNS = Number(process.env.BENCH_KERNEL_RUNS ?? 500);
 const WARMUP = 50;
 const CODE = 'globalThis.default = async function main(ctx) { return { n: ctx.input.n + 1, user: ctx.env.user }; };';
 const direct = async (ctx: { input: { n: number }; env: { user: string } }) => ({ n: ctx.input.n + 1, user: ctx.env.user });
-
-async function latencies(count: number, call: (i: number) => Promise<unknown>): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < count; i += 1) {
-    const start = performance.now();
-    await call(i);
-    out.push(performance.now() - start);
-  }
-  return out.sort((a, b) => a - b);
-}
 
 const show = (name: string, sorted: number[], note = '') => line(name, `p50 ${percentile(sorted, 50).toFixed(3)} ms`, `p99 ${percentile(sorted, 99).toFixed(3)} ms ${note}`);
 

@@ -28,3 +28,14 @@ export function line(name: string, value: string, note = ''): void {
 export function ratio(name: string, value: number, goal: string): void {
   line(name, value.toFixed(2), `goal ${goal}`);
 }
+
+/** `count` calls one after another; each call's time in ms, sorted (for percentile). */
+export async function latencies(count: number, call: (i: number) => Promise<unknown>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const start = performance.now();
+    await call(i);
+    out.push(performance.now() - start);
+  }
+  return out.sort((a, b) => a - b);
+}

@@ -4,20 +4,10 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import type { JsonValue } from '../functions/ledger/index.ts';
 import { createSandbox, type HostFunctions } from '../functions/kernels/sandbox/index.ts';
-import { line, percentile } from './report.ts';
+import { latencies, line, percentile } from './report.ts';
 
 const RUNS = Number(process.env.BENCH_SANDBOX_RUNS ?? 2000);
 const WARMUP = 200;
-
-async function latencies(count: number, call: (i: number) => Promise<unknown>): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < count; i += 1) {
-    const start = performance.now();
-    await call(i);
-    out.push(performance.now() - start);
-  }
-  return out.sort((a, b) => a - b);
-}
 
 const show = (name: string, sorted: number[]) =>
   line(name, `p50 ${percentile(sorted, 50).toFixed(3)} ms`, `p99 ${percentile(sorted, 99).toFixed(3)} ms`);

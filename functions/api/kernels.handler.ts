@@ -1,13 +1,13 @@
 import type { AppSyncEvent } from '../commons/appsync.ts';
 import { KERNELS_DATA_SOURCE } from './kernels/data-source.ts';
 import { isKernelRequestEvent, runRequest } from './kernels/request-runs.ts';
-import { containerServices, lambdaEntry } from './lambda-entry.ts';
+import { createHandler } from './handler.ts';
+import { containerServicesOf } from './lambda-entry.ts';
 import { runScheduledPass, type PassReport } from '../kernels/scheduled.ts';
 
-const api = lambdaEntry(KERNELS_DATA_SOURCE);
-// One set of services per container serves the API, started requests and scheduled passes.
-let services: ReturnType<typeof KERNELS_DATA_SOURCE.services> | undefined;
-const current = () => (services ??= containerServices().then(KERNELS_DATA_SOURCE.services));
+// One set of services (one warm sandbox pool) per container serves the API, started requests and scheduled passes.
+const current = containerServicesOf(KERNELS_DATA_SOURCE);
+const api = createHandler(KERNELS_DATA_SOURCE.operations, current);
 
 /**
  * Lambda entry of the `kernels` data source (runKernel, bootKernel, scheduleKernel, …). A

@@ -16,12 +16,12 @@ export async function containerServices(): Promise<Services> {
 }
 
 /**
- * The Lambda handler of one data source: its services are built once per container (a failed build
- * is retried by the next invocation) and every event is dispatched by schema coordinate.
+ * A data source's services in this container: built on first use and kept warm; a failed build is
+ * retried by the next invocation. Every entry of one data source in a container shares them.
  */
-export function lambdaEntry<S extends Services>(definition: DataSourceDefinition<S>) {
+export function containerServicesOf<S extends Services>(definition: DataSourceDefinition<S>): () => Promise<S> {
   let services: Promise<S> | undefined;
-  const current = () => {
+  return () => {
     services ??= containerServices()
       .then(definition.services)
       .catch((error: unknown) => {
@@ -30,5 +30,9 @@ export function lambdaEntry<S extends Services>(definition: DataSourceDefinition
       });
     return services;
   };
-  return createHandler(definition.operations, current);
+}
+
+/** The Lambda handler of one data source: every event is dispatched by schema coordinate. */
+export function lambdaEntry<S extends Services>(definition: DataSourceDefinition<S>) {
+  return createHandler(definition.operations, containerServicesOf(definition));
 }

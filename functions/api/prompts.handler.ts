@@ -1,20 +1,11 @@
 import type { AppSyncEvent } from '../commons/appsync.ts';
 import { isRunJobEvent } from '../prompts/index.ts';
 import { createHandler } from './handler.ts';
-import { containerServices } from './lambda-entry.ts';
-import { PROMPTS_DATA_SOURCE, type PromptServices } from './prompts/data-source.ts';
+import { containerServicesOf } from './lambda-entry.ts';
+import { PROMPTS_DATA_SOURCE } from './prompts/data-source.ts';
 
-let services: Promise<PromptServices> | undefined;
-const current = () => {
-  services ??= containerServices()
-    .then(PROMPTS_DATA_SOURCE.services)
-    .catch((error: unknown) => {
-      services = undefined;
-      throw error;
-    });
-  return services;
-};
 // One set of services per container serves both the API's fields and the runs it started.
+const current = containerServicesOf(PROMPTS_DATA_SOURCE);
 const api = createHandler(PROMPTS_DATA_SOURCE.operations, current);
 
 /**

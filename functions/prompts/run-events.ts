@@ -1,6 +1,4 @@
-import { Hash } from '@smithy/hash-node';
-import { SignatureV4 } from '@smithy/signature-v4';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { iamGraphqlSender, type AppSyncPublisherOptions } from '../commons/appsync-publisher.ts';
 
 /**
  * One event of a prompt run on `Subscription.onPromptRun(runId)`: text chunks in `seq` order, then
@@ -37,27 +35,9 @@ export function graphqlSink(call: InternalGraphql): RunEventSink {
 }
 
 /** On AWS: the publishing mutation over HTTPS, SigV4-signed as the prompts Lambda's role. */
-export function appSyncSink(options: { graphqlUrl: string; region: string; credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider; fetch?: typeof fetch }): RunEventSink {
-  const url = new URL(options.graphqlUrl);
-  const signer = new SignatureV4({ credentials: options.credentials, region: options.region, service: 'appsync', sha256: Hash.bind(null, 'sha256') });
-  const send = options.fetch ?? ((...args: Parameters<typeof fetch>) => globalThis.fetch(...args));
-  return async (event) => {
-    const body = JSON.stringify({ query: PUBLISH_PROMPT_RUN_EVENT, variables: { event } });
-    const signed = await signer.sign({
-      method: 'POST',
-      protocol: url.protocol,
-      hostname: url.hostname,
-      ...(url.port ? { port: Number(url.port) } : {}),
-      path: url.pathname,
-      headers: { host: url.host, 'content-type': 'application/json' },
-      body,
-    });
-    const response = await send(url, { method: 'POST', headers: signed.headers, body });
-    const result = (await response.json().catch(() => null)) as { errors?: { errorType?: string; message?: string }[] } | null;
-    if (!response.ok || result?.errors?.length) {
-      throw new Error(`publishPromptRunEvent was refused (${response.status} ${result?.errors?.[0]?.errorType ?? ''}): ${result?.errors?.[0]?.message ?? 'no GraphQL answer'}`);
-    }
-  };
+export function appSyncSink(options: AppSyncPublisherOptions): RunEventSink {
+  const sendMutation = iamGraphqlSender(options);
+  return (event) => sendMutation('publishPromptRunEvent', PUBLISH_PROMPT_RUN_EVENT, { event });
 }
 
 export const noSink: RunEventSink = async () => undefined;
