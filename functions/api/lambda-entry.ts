@@ -1,7 +1,7 @@
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { createAppSyncPublisher } from '../commons/appsync-publisher.ts';
 import { noPublisher, type SpanPublisher } from '../commons/publisher.ts';
-import { currentLedger, currentTokenSecret } from '../commons/runtime.ts';
+import { currentEnvironment, currentLedger, currentTokenSecret } from '../commons/runtime.ts';
 import { createHandler, type DataSourceDefinition, type Services } from './handler.ts';
 
 // Made once per container. Without APPSYNC_GRAPHQL_URL (tests, tools) nothing is published live;
@@ -12,7 +12,7 @@ const publisher: SpanPublisher = process.env.APPSYNC_GRAPHQL_URL
 
 /** The shared services of this container, built on first use and kept warm. */
 export async function containerServices(): Promise<Services> {
-  return { ledger: await currentLedger(), publisher, tokenSecret: await currentTokenSecret(), env: process.env };
+  return { ledger: await currentLedger(), publisher, tokenSecret: await currentTokenSecret(), env: await currentEnvironment() };
 }
 
 /**

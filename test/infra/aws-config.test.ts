@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadAwsConfig, usesAwsSecrets } from '../../functions/commons/aws-config.ts';
 
 const DATABASE_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ledger-db';
@@ -98,5 +98,32 @@ describe('usesAwsSecrets', () => {
   it('is false for the local environment, whose config needs no AWS', () => {
     expect(usesAwsSecrets({ DATABASE_URL: 'postgres://localhost/test', LOGLINEOS_SIGNING_KEY: SEED })).toBe(false);
     expect(usesAwsSecrets(deployed())).toBe(true);
+  });
+});
+
+describe('the settings a Lambda container gives its data sources', () => {
+  it('carry the cache URL built from Secrets Manager, so memory uses the shared cache on AWS', async () => {
+    // Given the deployed environment (every SecretsManagerClient mocked) and a fresh container
+    const secrets = mockClient(SecretsManagerClient);
+    secrets.on(GetSecretValueCommand, { SecretId: DATABASE_ARN }).resolves({ SecretString: JSON.stringify({ username: 'u', password: 'p' }) });
+    secrets.on(GetSecretValueCommand, { SecretId: SIGNING_ARN }).resolves({ SecretString: SEED });
+    secrets.on(GetSecretValueCommand, { SecretId: CACHE_ARN }).resolves({ SecretString: 'cache-token' });
+    secrets.on(GetSecretValueCommand, { SecretId: TOKEN_ARN }).resolves({ SecretString: TOKEN_KEY });
+    for (const [name, value] of Object.entries(deployed())) vi.stubEnv(name, value);
+    vi.stubEnv('REDIS_URL', undefined);
+    vi.resetModules();
+    try {
+      const { currentEnvironment } = await import('../../functions/commons/runtime.ts');
+      // When the data sources' settings are read twice
+      const env = await currentEnvironment();
+      await currentEnvironment();
+      // Then REDIS_URL is the authenticated TLS URL, and each secret was read once per container
+      expect(env.REDIS_URL).toBe('rediss://:cache-token@master.loglineos.abc.euw1.cache.amazonaws.com:6380');
+      expect(env.DATABASE_SECRET_ARN).toBe(DATABASE_ARN);
+      expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(4);
+    } finally {
+      secrets.restore();
+      vi.unstubAllEnvs();
+    }
   });
 });
