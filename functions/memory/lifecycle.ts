@@ -100,15 +100,22 @@ export async function forgetSession(services: MemoryServices, identity: Identity
   return ids;
 }
 
-/** Temporary → permanent, by a member of the reviewer or admin group who can read the memory. */
+/** Temporary → permanent, by a member of the reviewer or admin group of the memory's tenant who can read it. */
 export async function promoteMemory(services: MemoryServices, identity: Identity | null, id: string): Promise<MemoryView> {
   const caller = requireCaller(identity);
   const memoryId = requireId(id);
   if (!caller.groups?.some((group) => REVIEWER_GROUPS.includes(group))) {
     throw new ForbiddenError('promoting a memory needs the reviewer or admin group', { fix: 'Ask an administrator to add you to the reviewer group.' });
   }
+  if (caller.tenantId === null) {
+    throw new ForbiddenError('promoting a memory needs a caller in a tenant: a reviewer promotes only their own tenant\'s memories', { fix: 'Sign in with a user of the memory\'s tenant.' });
+  }
   const found = await services.ledger.db.withSession(caller, (tx) => readMemory(tx, memoryId));
   if (!found || !isLive(found.span)) throw new NotFoundError(`memory ${memoryId} does not exist, is forgotten or expired, or you cannot read it.`, { id: memoryId });
+  // Reading is not enough (another tenant's public memory is readable): a reviewer reviews their own tenant.
+  if (found.span.tenantId !== caller.tenantId) {
+    throw new ForbiddenError(`memory ${memoryId} belongs to another tenant; a reviewer promotes only their own tenant's memories.`, { id: memoryId });
+  }
   if (found.span.layer !== 'temporary') {
     throw new ValidationError('id', memoryId, `is a ${String(found.span.layer)} memory; only temporary memories are promoted`, 'Promote a temporary memory.');
   }

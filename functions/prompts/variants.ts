@@ -1,6 +1,7 @@
 import type { Identity, Queryable } from '../commons/db/index.ts';
 import { NotFoundError, ValidationError } from '../commons/errors.ts';
 import { appendSpan, isUuid, latestVersion, type Ledger, type Span } from '../ledger/index.ts';
+import { SEED_OWNER } from '../ledger/seeds.ts';
 import { SPAN_COLUMNS_SQL, spanFromRow } from '../ledger/span.ts';
 import { requireCaller } from './blocks.ts';
 import { parseVariables } from './placeholders.ts';
@@ -81,23 +82,37 @@ export async function createPromptVariant(ledger: Ledger, caller: Identity | nul
   return toPromptVariant(stored);
 }
 
-const LATEST_VARIANTS_SQL = `select * from (
+/**
+ * Whose prompt spans may decide what a caller's runs use: their own, their tenant's, and the seeded
+ * system prompt. Anyone can publish a public variant or selection in any family; reading it is fine
+ * (promptVariants lists it), letting it choose what other tenants run is not.
+ */
+const TRUSTED = (alias: string) =>
+  `(${alias}.owner_id = ledger.current_user_id() or (${alias}.tenant_id is not null and ${alias}.tenant_id = ledger.current_tenant_id()) or ${alias}.owner_id = $2)`;
+
+const LATEST_VARIANTS = (trusted: boolean) => `select * from (
     select distinct on (r.id) ${SPAN_COLUMNS_SQL} from ledger.universal_registry r
-    where r.entity_type = 'prompt_variant' and r.prompt_family = $1 order by r.id, r.seq desc
+    where r.entity_type = 'prompt_variant' and r.prompt_family = $1${trusted ? ` and ${TRUSTED('r')}` : ''} order by r.id, r.seq desc
   ) latest where not latest.is_deleted order by latest.at desc, latest.id`;
 
 /** The latest version of each variant of the family that the caller can read, newest first. */
 export async function listPromptVariants(ledger: Ledger, caller: Identity | null, family: string): Promise<PromptVariant[]> {
   if (!FAMILY.test(family)) throw new ValidationError('family', family, 'is not a prompt family name', 'Send e.g. "support.answer".');
-  const rows = await ledger.db.withSession(caller, (tx) => tx.query(LATEST_VARIANTS_SQL, [family]));
+  const rows = await ledger.db.withSession(caller, (tx) => tx.query(LATEST_VARIANTS(false), [family]));
   return rows.map((row) => toPromptVariant(spanFromRow(row)));
 }
 
+/** The family's variants that may decide the caller's runs (own, own tenant's, the system's), newest first. */
 export async function variantsInSession(tx: Queryable, family: string): Promise<PromptVariant[]> {
-  return (await tx.query(LATEST_VARIANTS_SQL, [family])).map((row) => toPromptVariant(spanFromRow(row)));
+  return (await tx.query(LATEST_VARIANTS(true), [family, SEED_OWNER.userId])).map((row) => toPromptVariant(spanFromRow(row)));
 }
 
-/** A variant by id (latest version), or the family's current winner (SPEC §6: selectVariant), else its newest variant. */
+/**
+ * A variant by id (latest version), or the family's current winner (SPEC §6: selectVariant), else its
+ * newest variant. By family, only the caller's own, their tenant's and the system's variants and
+ * selections count (TRUSTED), and the latest selection is the last committed one (ledger position,
+ * not its self-declared `at`).
+ */
 export async function resolveVariant(tx: Queryable, ref: { variantId?: string | null; family?: string | null }): Promise<PromptVariant> {
   if (ref.variantId) {
     const span = isUuid(ref.variantId) ? await latestVersion(tx, ref.variantId) : null;
@@ -108,20 +123,20 @@ export async function resolveVariant(tx: Queryable, ref: { variantId?: string | 
   }
   const family = ref.family ?? '';
   if (!FAMILY.test(family)) throw new ValidationError('family', ref.family, 'names no prompt family', 'Send variantId or a family such as "support.answer".');
-  // One round trip: the family's latest variants, the current winner first, else the newest.
+  // One round trip: the family's latest trusted variants, the current winner first, else the newest.
   const [row] = await tx.query(
     `select * from (
        select distinct on (r.id) ${SPAN_COLUMNS_SQL} from ledger.universal_registry r
-       where r.entity_type = 'prompt_variant' and r.prompt_family = $1 order by r.id, r.seq desc
+       where r.entity_type = 'prompt_variant' and r.prompt_family = $1 and ${TRUSTED('r')} order by r.id, r.seq desc
      ) latest
      where not latest.is_deleted
      order by latest.id = (
        select s.parent_id from ledger.universal_registry s
-       where s.entity_type = 'prompt_variant_selection' and s.prompt_family = $1 and s.parent_id is not null
-       order by s.at desc, s.position desc limit 1
+       where s.entity_type = 'prompt_variant_selection' and s.prompt_family = $1 and s.parent_id is not null and ${TRUSTED('s')}
+       order by s.position desc limit 1
      ) desc nulls last, latest.at desc, latest.id
      limit 1`,
-    [family],
+    [family, SEED_OWNER.userId],
   );
   if (!row) throw new NotFoundError(`prompt family ${JSON.stringify(family)} has no variant you can read; create one with createPromptVariant`, { family });
   return toPromptVariant(spanFromRow(row));

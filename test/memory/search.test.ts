@@ -158,6 +158,19 @@ describe('promotion', () => {
     expect(span).toMatchObject({ who: `user:${reviewer.userId}`, did: 'promoted' });
     await expect(promoteMemory(m(), reviewer, memory.id)).rejects.toMatchObject({ errorType: 'ValidationError' });
   });
+
+  test("a reviewer of another tenant, or of none, cannot promote a memory they can read (another tenant's public one)", async () => {
+    // given alice's public temporary memory in acme, readable by everyone
+    const alice = persona('alice', 'acme');
+    const memory = await upsertMemory(m(), alice, { content: 'the public roadmap is online', visibility: 'public', ttlSeconds: 3600 }, ON);
+    const outsider = { ...persona('gary', 'globex'), groups: ['reviewer'] };
+    const tenantless = { userId: `rev-none-${alice.userId}`, tenantId: null, groups: ['admin'] };
+    expect((await getMemory(m(), outsider, memory.id))?.content).toBe('the public roadmap is online');
+    // when a globex reviewer or a tenant-less admin promotes it, then it is refused and nothing is written
+    await expect(promoteMemory(m(), outsider, memory.id)).rejects.toMatchObject({ errorType: 'Forbidden' });
+    await expect(promoteMemory(m(), tenantless, memory.id)).rejects.toMatchObject({ errorType: 'Forbidden' });
+    expect(await getSpan(m().ledger, alice, memory.id)).toMatchObject({ seq: 0, layer: 'temporary' });
+  });
 });
 
 test('secret and pii text is never in the full-text index, and never embedded without the opt-in', async () => {
