@@ -26,16 +26,30 @@ const FORBIDDEN = /(set_config|_to_xml|to_xmlschema|ts_stat|ts_rewrite|dblink|pg
 
 export const MAX_SQL_TEXT = 20_000;
 
-/** The statement's words with comments, string literals and quotes removed, or a refusal. */
+// PostgreSQL's lexer (scan.l): identifiers start with a letter, `_` or any non-ASCII character and go
+// on with those, digits and `$`; a dollar-quote tag is the same without `$`.
+const IDENT_START = /[A-Za-z_\u0080-\uffff]/;
+const IDENT_CONT = /[A-Za-z0-9_$\u0080-\uffff]/;
+const TAG_CONT = /[A-Za-z0-9_\u0080-\uffff]/;
+
+/**
+ * The statement's words with comments, string literals and quotes removed, or a refusal. The text is
+ * tokenised the way PostgreSQL does it (identifiers that contain `$`, E'' strings with backslash
+ * escapes, nested comments, dollar quotes only where a token starts); anything it cannot tokenise with
+ * certainty (an unterminated literal or comment, a `$` that is neither a parameter nor a dollar quote,
+ * a number or parameter running into a name) is refused rather than guessed.
+ */
 export function checkKernelSql(text: unknown): string {
   if (typeof text !== 'string' || text.trim() === '') throw new KernelSqlRefused('ctx.sql needs the statement text as its first argument', String(text));
   if (text.length > MAX_SQL_TEXT) throw new KernelSqlRefused(`ctx.sql statements are limited to ${MAX_SQL_TEXT} characters`, text);
   if (/\bu&/i.test(text)) throw new KernelSqlRefused('ctx.sql refuses Unicode-escaped identifiers and strings (U&…)', text);
+  const unclear = (what: string) => new KernelSqlRefused(`ctx.sql refuses text it cannot read with certainty: ${what}`, text);
   let code = '';
   let i = 0;
+  const at = (k: number) => text[k] ?? '';
   while (i < text.length) {
-    const c = text[i] ?? '';
-    const next = text[i + 1] ?? '';
+    const c = at(i);
+    const next = at(i + 1);
     if (c === '-' && next === '-') {
       const end = text.indexOf('\n', i);
       i = end < 0 ? text.length : end + 1;
@@ -44,32 +58,68 @@ export function checkKernelSql(text: unknown): string {
       let depth = 1;
       i += 2;
       while (i < text.length && depth > 0) {
-        if (text[i] === '/' && text[i + 1] === '*') { depth += 1; i += 2; }
-        else if (text[i] === '*' && text[i + 1] === '/') { depth -= 1; i += 2; }
+        if (at(i) === '/' && at(i + 1) === '*') { depth += 1; i += 2; }
+        else if (at(i) === '*' && at(i + 1) === '/') { depth -= 1; i += 2; }
         else i += 1;
       }
+      if (depth > 0) throw unclear('an unterminated /* comment');
       code += ' ';
     } else if (c === "'") {
-      // A literal's content is data, never a name: skip it ('' is an escaped quote).
-      i += 1;
-      while (i < text.length) {
-        if (text[i] === "'" && text[i + 1] === "'") i += 2;
-        else if (text[i] === "'") { i += 1; break; }
-        else i += 1;
-      }
+      i = skipString(text, i, false, unclear);
       code += " '' ";
-    } else if (c === '$' && /[A-Za-z_$]/.test(next)) {
-      // Dollar-quoted literal $tag$…$tag$ (a parameter $1 starts with a digit).
-      const tag = /^\$[A-Za-z_0-9]*\$/.exec(text.slice(i))?.[0];
-      if (!tag) { code += c; i += 1; continue; }
-      const end = text.indexOf(tag, i + tag.length);
-      i = end < 0 ? text.length : end + tag.length;
+    } else if (IDENT_START.test(c)) {
+      // A whole name, `$` included: `a$q$` is one identifier, not a name and a dollar quote.
+      let end = i + 1;
+      while (end < text.length && IDENT_CONT.test(at(end))) end += 1;
+      const word = text.slice(i, end);
+      if (at(end) === "'" && /^[eE]$/.test(word)) {
+        // E'…': backslash escapes, so \' does not end it.
+        i = skipString(text, end, true, unclear);
+        code += " '' ";
+      } else {
+        code += word;
+        i = end;
+      }
+    } else if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(next))) {
+      let end = i + 1;
+      while (end < text.length && /[0-9A-Za-z_.]/.test(at(end))) end += 1;
+      if (at(end) === '$' || at(end) === "'" || at(end) === '"' || /[\u0080-\uffff]/.test(at(end))) throw unclear(`a number running into ${JSON.stringify(at(end))}`);
+      code += text.slice(i, end);
+      i = end;
+    } else if (c === '$') {
+      if (/[0-9]/.test(next)) {
+        // A parameter: $ and digits, followed by something that is not part of a name.
+        let end = i + 1;
+        while (end < text.length && /[0-9]/.test(at(end))) end += 1;
+        if (IDENT_CONT.test(at(end))) throw unclear(`a parameter running into ${JSON.stringify(at(end))}`);
+        code += text.slice(i, end);
+        i = end;
+        continue;
+      }
+      // A dollar quote: $$ or $tag$ where tag is a letter or _ then letters, digits, _ (no $).
+      let end = i + 1;
+      if (IDENT_START.test(at(end))) {
+        end += 1;
+        while (end < text.length && TAG_CONT.test(at(end))) end += 1;
+      }
+      if (at(end) !== '$') throw unclear('a $ that is neither a parameter ($1) nor a dollar quote ($$ or $tag$)');
+      const tag = text.slice(i, end + 1);
+      const close = text.indexOf(tag, end + 1);
+      if (close < 0) throw unclear(`an unterminated dollar-quoted string ${tag}`);
+      i = close + tag.length;
       code += " '' ";
     } else if (c === '"') {
       // A quoted identifier is still a name: keep its letters so the checks below see it.
-      const end = text.indexOf('"', i + 1);
-      code += (end < 0 ? text.slice(i + 1) : text.slice(i + 1, end)).replace(/""/g, '"');
-      i = end < 0 ? text.length : end + 1;
+      let end = i + 1;
+      let name = '';
+      for (;;) {
+        if (end >= text.length) throw unclear('an unterminated quoted identifier');
+        if (at(end) === '"' && at(end + 1) === '"') { name += '"'; end += 2; }
+        else if (at(end) === '"') break;
+        else { name += at(end); end += 1; }
+      }
+      code += name;
+      i = end + 1;
     } else {
       code += c;
       i += 1;
@@ -84,6 +134,24 @@ export function checkKernelSql(text: unknown): string {
   const forbidden = FORBIDDEN.exec(words.replace(/\s+/g, ''));
   if (forbidden) throw new KernelSqlRefused(`ctx.sql may not call ${forbidden[1]}…: kernels cannot change their session, run SQL text of their own or take locks`, text);
   return words;
+}
+
+/**
+ * The index after the string literal opening at `start` ('' is an escaped quote; in E'' strings \x is
+ * too). A plain literal with a backslash right before a quote is refused: where that quote ends the
+ * literal depends on standard_conforming_strings.
+ */
+function skipString(text: string, start: number, backslashes: boolean, unclear: (what: string) => Error): number {
+  let i = start + 1;
+  while (i < text.length) {
+    const c = text[i];
+    if (backslashes && c === '\\') i += 2;
+    else if (c === "'" && !backslashes && text[i - 1] === '\\') throw unclear("a backslash before a quote in a '…' literal (write E'\\'' or '''')");
+    else if (c === "'" && text[i + 1] === "'") i += 2;
+    else if (c === "'") return i + 1;
+    else i += 1;
+  }
+  throw unclear('an unterminated string literal');
 }
 
 /** Rows as plain JSON (timestamps as ISO strings, big integers as strings). */

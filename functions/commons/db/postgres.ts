@@ -49,7 +49,7 @@ export function openPostgres(options: PostgresOptions): Database {
     opened.catch(() => undefined); // observed below, through the first statement or the commit
     const tx: OwnerSession = {
       async query<R extends Row>(text: string, params: readonly unknown[] = []) {
-        const [, result] = await Promise.all([opened, client.query<R>(text, params as unknown[])]);
+        const [, result] = await Promise.all([opened, client.query<R>(extended(text, params))]);
         return result.rows;
       },
       async exec(script: string) {
@@ -86,7 +86,7 @@ export function openPostgres(options: PostgresOptions): Database {
     const sent = [
       client.query('begin'),
       client.query(setup.text, setup.params as unknown[]),
-      ...statements.map((statement) => client.query(statement.text, (statement.params ?? []) as unknown[])),
+      ...statements.map((statement) => client.query(extended(statement.text, statement.params ?? []))),
     ];
     // `commit` of a transaction that failed answers ROLLBACK; the statement's own error is thrown.
     const commit = client.query('commit');
@@ -108,6 +108,16 @@ export function openPostgres(options: PostgresOptions): Database {
     withOwner: (fn) => run('begin', null, fn),
     close: () => pool.end(),
   };
+}
+
+/**
+ * A statement sent with the extended protocol (Parse/Bind/Execute) even without parameters: the
+ * server then refuses a text holding more than one statement ("cannot insert multiple commands into
+ * a prepared statement"), as PGlite does. Only `exec` (scripts: migrations, seeds) uses the simple
+ * protocol, which runs every statement of the text.
+ */
+function extended(text: string, params: readonly unknown[]): pg.QueryConfig {
+  return { text, values: params as unknown[], queryMode: 'extended' } as pg.QueryConfig;
 }
 
 /** The client's socket, when pg exposes it (an internal field; without it writes are simply not batched). */
