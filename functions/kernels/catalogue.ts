@@ -2,7 +2,7 @@ import type { Identity } from '../commons/db/index.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../commons/errors.ts';
 import { isAdmin } from '../commons/identity.ts';
 import { appendSpanInSession, isUuid, latestVersion, listSpans, SEED_OWNER, type Ledger, type Page, type Span } from '../ledger/index.ts';
-import { MANIFEST_ID } from './ids.ts';
+import { isReservedId, MANIFEST_ID } from './ids.ts';
 import { manifestFromMetadata, readManifest, type Manifest } from './manifest.ts';
 
 export interface KernelDefinition {
@@ -52,6 +52,9 @@ export function kernelSpan(caller: Identity, definition: KernelDefinition, seq: 
 
 /** Defines a kernel, or a new version of one of yours (same id). */
 export function defineKernel(ledger: Ledger, caller: Identity, definition: KernelDefinition): Promise<Span> {
+  if (typeof definition.id === 'string' && isReservedId(definition.id) && caller.userId !== SEED_OWNER.userId) {
+    throw new ValidationError('id', definition.id, 'is in the range reserved for the system (00000000-0000-4000-8000-0000000000xx)', 'Leave id out to define a new kernel, or pass the id of one of your own kernels.');
+  }
   return ledger.db.withSession(caller, async (tx) => {
     const previous = definition.id ? await latestVersion(tx, definition.id) : null;
     if (previous && previous.entityType !== 'function') throw new ValidationError('id', definition.id, `is a ${previous.entityType} span, not a function`, 'Leave id out to define a new kernel.');

@@ -16,3 +16,8 @@ export const CORE_KERNEL_NAMES = Object.keys(CORE_KERNELS) as CoreKernelName[];
 export function coreKernelName(id: string): CoreKernelName | undefined {
   return CORE_KERNEL_NAMES.find((name) => CORE_KERNELS[name] === id);
 }
+
+/** The ids 00000000-0000-4000-8000-0000000000xx are the system's (manifest, core kernels, future seeds). */
+export function isReservedId(id: string): boolean {
+  return /^00000000-0000-4000-8000-0000000000[0-9a-f]{2}$/i.test(id);
+}

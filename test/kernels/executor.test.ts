@@ -124,6 +124,25 @@ describe('the daily quota', () => {
     expect(await count('policy_violation', tenant)).toBe(20);
   });
 
+  test('a function with an id in the reserved range cannot be defined, and one written there anyway is counted', async () => {
+    const fay = await api.user('fay', 'freeco');
+    const reserved = `00000000-0000-4000-8000-0000000000${randomBytes(1).toString('hex').replace(/^0/, 'a')}`;
+    // defineKernel refuses the system's id range to anyone else
+    const defined = await api.gql(fay, 'mutation D($input: KernelInput!) { defineKernel(input: $input) { id } }', { input: { id: reserved, name: 'free_runs', code: BUSY(0) } });
+    expect(defined.errors?.[0]?.errorType).toBe('ValidationError');
+    expect(defined.errors?.[0]?.message).toMatch(/reserved for the system/);
+    // Given such a function appended straight through the ledger, and a limit of one run a day
+    await appendSpan(api.ledger, api.identity('fay', 'freeco'), { id: reserved, entityType: 'function', who: 'user:fay', did: 'defined', this: 'kernel free_runs', name: 'free_runs', code: BUSY(0), status: 'active' });
+    await publish('perTenantDailyExecLimit: 1');
+    try {
+      // Then its runs are counted like any other function's
+      expect((await api.run(fay, reserved)).data?.status).toBe('complete');
+      expect((await api.run(fay, reserved)).errors?.[0]?.errorType).toBe('QuotaExceeded');
+    } finally {
+      await publish('perTenantDailyExecLimit: 100');
+    }
+  });
+
   test("a request with metadata.force passes the quota only when signed by the manifest's override key", async () => {
     const overrideSeed = randomBytes(32).toString('hex');
     const override = signerFromSeed(overrideSeed, 'override');

@@ -14,8 +14,13 @@ create function ledger.kernel_executions_today() returns integer language sql st
 set search_path = pg_catalog, ledger as $$
   select count(*)::int from ledger.universal_registry r
    where r.entity_type = 'execution' and r.seq = 0
-     -- the core kernels' own passes are free; the functions they run are counted
-     and (r.parent_id is null or r.parent_id not between '00000000-0000-4000-8000-000000000000' and '00000000-0000-4000-8000-0000000000ff')
+     -- the five core kernels' own passes are free (the functions they run are counted), and only while
+     -- every version of that id is the system's: any other function, whatever its id, is counted
+     and not (r.parent_id in ('00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002',
+                              '00000000-0000-4000-8000-000000000003', '00000000-0000-4000-8000-000000000004',
+                              '00000000-0000-4000-8000-000000000005')
+              and not exists (select 1 from ledger.universal_registry k
+                               where k.id = r.parent_id and k.owner_id is distinct from 'system:loglineos'))
      and r.recorded_at >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC'
      and case when ledger.current_tenant_id() is null
               then r.tenant_id is null and r.owner_id = ledger.current_user_id()
