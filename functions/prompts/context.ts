@@ -8,7 +8,12 @@ export interface MemoryHitLike {
   readonly score: number;
   readonly preview?: string | null;
   readonly content: unknown;
+  /** Memory's sensitivity: `secret` and `pii` hits are left out unless the run opts in. */
+  readonly sensitivity?: string | null;
 }
+
+const SENSITIVE = new Set(['secret', 'pii']);
+export const isSensitiveHit = (hit: MemoryHitLike): boolean => typeof hit.sensitivity === 'string' && SENSITIVE.has(hit.sensitivity);
 
 /** A memory search as the caller: only what they may read comes back. */
 export type MemorySearch = (identity: Identity, query: { readonly query: string; readonly topK: number; readonly sessionId: string | null }) => Promise<readonly MemoryHitLike[]>;
@@ -48,11 +53,21 @@ export function fitContext(pieces: readonly ContextPiece[], budget: number): Con
   return kept;
 }
 
-/** The memory context of a run: a search for the user input as the caller, fitted to the budget. */
-export async function memoryContext(search: MemorySearch | undefined, identity: Identity, query: string, options: { topK: number; sessionId: string | null; budget: number }): Promise<ContextPiece[]> {
+/**
+ * The memory context of a run: a search for the user input as the caller, fitted to the budget.
+ * Secret and pii hits are dropped unless `includeSensitive`: whatever is context can be quoted in the
+ * answer, which the `prompt_run` span and the run's events keep in clear.
+ */
+export async function memoryContext(
+  search: MemorySearch | undefined,
+  identity: Identity,
+  query: string,
+  options: { topK: number; sessionId: string | null; budget: number; includeSensitive?: boolean },
+): Promise<ContextPiece[]> {
   if (!search) return [];
   const hits = await search(identity, { query, topK: options.topK, sessionId: options.sessionId });
-  return fitContext(hits.map((hit) => ({ spanId: hit.spanId, text: textOf(hit), score: hit.score })), options.budget);
+  const allowed = options.includeSensitive ? hits : hits.filter((hit) => !isSensitiveHit(hit));
+  return fitContext(allowed.map((hit) => ({ spanId: hit.spanId, text: textOf(hit), score: hit.score, ...(isSensitiveHit(hit) ? { sensitive: true } : {}) })), options.budget);
 }
 
 /** The user message: the context as `[span id] text` lines, then the question. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Identity, Queryable } from '../commons/db/index.ts';
-import { LogLineError, ValidationError } from '../commons/errors.ts';
+import { ConflictError, LogLineError, ValidationError } from '../commons/errors.ts';
 import { appendSpan, isUuid, latestVersion, type Ledger } from '../ledger/index.ts';
 import type { ModelProvider } from '../models/index.ts';
 import { requireCaller } from './blocks.ts';
@@ -18,6 +18,8 @@ export interface RunPromptInput {
   readonly userInput?: string | null;
   readonly variables?: unknown;
   readonly useMemory?: boolean | null;
+  /** Let secret and pii memories be context (default false); the answer may then quote them, and the run span says so. */
+  readonly includeSensitiveMemory?: boolean | null;
   /** A Bedrock model id, or the id of a `provider` span naming one; the configured model otherwise. */
   readonly model?: string | null;
   /** Pick the run id yourself to subscribe to onPromptRun(runId) before starting the run. */
@@ -47,7 +49,7 @@ export interface RunOutcome {
   readonly problems: readonly string[];
   readonly error: { readonly code: string; readonly message: string } | null;
   readonly citations: readonly string[];
-  readonly context: readonly { readonly spanId: string; readonly score: number | null }[];
+  readonly context: readonly { readonly spanId: string; readonly score: number | null; readonly sensitive?: boolean }[];
   readonly model: string;
   readonly provider: string;
   readonly offline: boolean;
@@ -86,13 +88,18 @@ export async function startRun(context: PromptContext, caller: Identity | null, 
   }
   const variables = parseVariables('input.variables', input.variables);
   const runId = (input.runId ?? randomUUID()).toLowerCase();
-  const { variant, compiled, modelId } = await context.ledger.db.withSession(identity, async (tx) => {
-    const variant = await resolveVariant(tx, input);
-    // the run id's check rides along with the read of the blocks: one query for both
-    const latest = await latestVersions(tx, [...variant.blockIds, runId]);
-    if (latest.has(runId)) throw new ValidationError('input.runId', runId, 'is already used', 'Send a fresh UUID for every run.');
-    return { variant, compiled: compileFromBlocks(variant, latest, variables), modelId: await chooseModel(tx, input.model, context.runtime.model.defaultModelId) };
-  });
+  // The run id is checked as the ledger role (every span, not only those the caller can read: an id
+  // taken by someone's private span would otherwise lose the answer when the run span is written),
+  // alongside the caller's read of the variant and its blocks.
+  const [{ variant, compiled, modelId }, taken] = await Promise.all([
+    context.ledger.db.withSession(identity, async (tx) => {
+      const variant = await resolveVariant(tx, input);
+      const latest = await latestVersions(tx, variant.blockIds);
+      return { variant, compiled: compileFromBlocks(variant, latest, variables), modelId: await chooseModel(tx, input.model, context.runtime.model.defaultModelId) };
+    }),
+    context.ledger.db.withLedger(async (tx) => (await tx.query('select 1 from ledger.universal_registry where id = $1 limit 1', [runId])).length > 0),
+  ]);
+  if (taken) throw new ConflictError(`input.runId ${runId} is already used by a span; send a fresh UUID for every run`, { field: 'input.runId', value: runId, fix: 'Send a fresh UUID (crypto.randomUUID()) for every run.' });
   const job: RunJob = {
     runId,
     identity: { userId: identity.userId, tenantId: identity.tenantId, ...(identity.groups ? { groups: [...identity.groups] } : {}) },
@@ -102,6 +109,7 @@ export async function startRun(context: PromptContext, caller: Identity | null, 
     variables: compiled.variables,
     userInput,
     useMemory: input.useMemory ?? true,
+    ...(input.includeSensitiveMemory ? { includeSensitiveMemory: true } : {}),
     sessionId: input.sessionId ?? null,
     modelId,
     startedAt: new Date().toISOString(),
@@ -157,7 +165,7 @@ export async function executeRun(deps: RunDependencies, job: RunJob): Promise<Ru
   const base = () => ({
     runId: job.runId,
     reply,
-    context: context.map((piece) => ({ spanId: piece.spanId, score: piece.score })),
+    context: context.map((piece) => ({ spanId: piece.spanId, score: piece.score, ...(piece.sensitive ? { sensitive: true } : {}) })),
     model: job.modelId,
     provider: deps.model.name,
     offline: deps.model.offline,
@@ -170,7 +178,14 @@ export async function executeRun(deps: RunDependencies, job: RunJob): Promise<Ru
     traceId: job.traceId,
   });
   try {
-    context = job.fixedContext ?? (job.useMemory ? await memoryContext(deps.memory, identity, job.userInput, { topK: deps.settings.topK, sessionId: job.sessionId, budget: deps.settings.maxContextTokens }) : []);
+    context =
+      job.fixedContext ??
+      (job.useMemory
+        ? await untilAbortedPromise(
+            memoryContext(deps.memory, identity, job.userInput, { topK: deps.settings.topK, sessionId: job.sessionId, budget: deps.settings.maxContextTokens, includeSensitive: job.includeSensitiveMemory === true }),
+            abort.signal,
+          )
+        : []);
     const events = deps.model.stream({
       modelId: job.modelId,
       system: `${job.compiled.system}\n\n${CONTRACT_INSTRUCTIONS}`,
@@ -213,6 +228,25 @@ export async function executeRun(deps: RunDependencies, job: RunJob): Promise<Ru
   }
   await stream.finish(outcome.status === 'error' ? 'error' : 'result', finalEvent(outcome));
   return outcome;
+}
+
+/** Settles with the promise, or rejects when the signal fires first (a search or embedding call that hangs). */
+function untilAbortedPromise<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const fail = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    if (signal.aborted) return fail();
+    signal.addEventListener('abort', fail, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', fail);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', fail);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }
 
 /** Ends the iteration when the signal fires, even if the provider ignores it. */
@@ -278,9 +312,23 @@ function runSpanInput(job: RunJob, outcome: RunOutcome) {
     durationMs: outcome.latencyMs,
     startedAt: job.startedAt,
     finishedAt: new Date().toISOString(),
-    input: { userInput: job.userInput, variables: job.variables, useMemory: job.useMemory, context: outcome.context, variantSeq: job.variant.seq, blocks: job.compiled.blocks },
+    input: {
+      userInput: job.userInput,
+      variables: job.variables,
+      useMemory: job.useMemory,
+      includeSensitiveMemory: job.includeSensitiveMemory === true,
+      context: outcome.context,
+      variantSeq: job.variant.seq,
+      blocks: job.compiled.blocks,
+    },
     output: outcome.status === 'error' ? null : { status: outcome.status, answer: outcome.answer, citations: outcome.citations, problems: outcome.problems, reply: outcome.status === 'contract_violation' ? outcome.reply.slice(0, 16_000) : null },
     error: outcome.error,
-    metadata: { offline: outcome.offline, contract: CONTRACT_VERSION, ...(outcome.offline ? { label: 'offline: no model was called' } : {}) },
+    metadata: {
+      offline: outcome.offline,
+      contract: CONTRACT_VERSION,
+      ...(outcome.offline ? { label: 'offline: no model was called' } : {}),
+      // Opted in: secret/pii memories may have been context, so the answer in this span may quote them.
+      ...(job.includeSensitiveMemory ? { includeSensitiveMemory: true, sensitiveContext: outcome.context.filter((piece) => piece.sensitive).map((piece) => piece.spanId) } : {}),
+    },
   };
 }

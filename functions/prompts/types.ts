@@ -69,6 +69,8 @@ export interface RunJob {
   readonly variables: Readonly<Record<string, string>>;
   readonly userInput: string;
   readonly useMemory: boolean;
+  /** Secret and pii memories may be context (default false: they never reach the model, its answer or the run span). */
+  readonly includeSensitiveMemory?: boolean;
   readonly sessionId: string | null;
   readonly modelId: string;
   readonly startedAt: string;
@@ -80,4 +82,6 @@ export interface ContextPiece {
   readonly spanId: string;
   readonly text: string;
   readonly score: number | null;
+  /** From a secret or pii memory (only with includeSensitiveMemory). */
+  readonly sensitive?: boolean;
 }

@@ -90,6 +90,11 @@ export type PromptVariantInput = {
 
 export type RunPromptInput = {
   family?: string | null | undefined;
+  /**
+   * Let secret and pii memories be context (default false). The answer may then quote them, and it is
+   * kept in the prompt_run span (private to you) and sent on your run's events; the span's metadata says so.
+   */
+  includeSensitiveMemory?: boolean | null | undefined;
   /** A Bedrock model id, or the id of a provider span; the configured model when left out. */
   model?: string | null | undefined;
   /** Your own UUID for the run, so you can subscribe before it starts. */

@@ -750,6 +750,11 @@ export type QueryVerifySpanArgs = {
 
 export type RunPromptInput = {
   family?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * Let secret and pii memories be context (default false). The answer may then quote them, and it is
+   * kept in the prompt_run span (private to you) and sent on your run's events; the span's metadata says so.
+   */
+  includeSensitiveMemory?: InputMaybe<Scalars['Boolean']['input']>;
   /** A Bedrock model id, or the id of a provider span; the configured model when left out. */
   model?: InputMaybe<Scalars['String']['input']>;
   /** Your own UUID for the run, so you can subscribe before it starts. */

@@ -192,6 +192,20 @@ describe('runPrompt over a real socket', () => {
     expect(neither.body.errors?.[0]).toMatchObject({ errorType: 'ValidationError' });
   });
 
+  test("a run id taken by another user's private span is refused up front with Conflict", async () => {
+    // given gary's private span with an id alice cannot read
+    const taken = randomUUID();
+    await gql(api, auth.gary!, `mutation A($input: SpanInput!) { appendSpan(input: $input) { id } }`, {
+      input: { id: taken, entityType: 'note', who: `user:gary-${suffix}`, did: 'wrote', this: 'private note', visibility: 'private' },
+    });
+    expect((await api.request(auth.alice!, SPAN, { id: taken })).body.data?.span).toBeNull();
+    // when alice starts a run with that id, then it is refused before it starts, naming the field
+    const { body } = await api.request(auth.alice!, RUN, { input: { runId: taken, family: 'assistant', userInput: 'hello', useMemory: false } });
+    expect(body.errors?.[0]).toMatchObject({ errorType: 'Conflict' });
+    expect(body.errors?.[0]?.message).toContain('input.runId');
+    expect(body.data?.runPrompt ?? null).toBeNull();
+  });
+
   test('an API key caller cannot subscribe to runs', async () => {
     await expect(subscribeRun(api, { 'x-api-key': api.apiKey }, randomUUID())).rejects.toThrow(/refused/);
   });

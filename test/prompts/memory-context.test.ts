@@ -53,6 +53,38 @@ describe('memory context', () => {
     expect(span.span.relatedTo).toEqual(expect.arrayContaining([own, shared]));
   });
 
+  test("the caller's own secret memory matching the question is not context by default: not cited, not quoted, not in the run span", async () => {
+    // given alice's own secret memory that answers the question, embedded so that search finds it
+    const secret = await remember('alice', `The safe combination ${suffix} is 31-17-42.`, { sensitivity: 'secret', embedSensitive: true });
+    const question = `What is the safe combination ${suffix}?`;
+    // when she runs a prompt with memory, without opting in
+    const runId = randomUUID();
+    const subscriber = await subscribeRun(api, auth.alice!, runId);
+    await gql(api, auth.alice!, RUN, { input: { runId, family: 'assistant', userInput: question } });
+    const final = await subscriber.final();
+    subscriber.close();
+    // then the secret was neither context nor cited nor quoted, in the event or in the span
+    const result = JSON.parse(final.result!) as { status: string; context: { spanId: string }[]; citations: string[] };
+    expect(result.context.map((piece) => piece.spanId)).not.toContain(secret);
+    expect(result.citations).not.toContain(secret);
+    expect(final.result).not.toContain('31-17-42');
+    const span = await gql<{ span: { output: unknown; input: unknown; metadata: unknown } }>(api, auth.alice!, `query S($id: ID!) { span(id: $id) { input output metadata } }`, { id: runId });
+    expect(JSON.stringify(span.span)).not.toContain('31-17-42');
+    expect(JSON.stringify(span.span.metadata)).not.toContain('includeSensitiveMemory');
+
+    // when she opts in with includeSensitiveMemory
+    const optedId = randomUUID();
+    const opted = await subscribeRun(api, auth.alice!, optedId);
+    await gql(api, auth.alice!, RUN, { input: { runId: optedId, family: 'assistant', userInput: question, includeSensitiveMemory: true } });
+    const optedFinal = JSON.parse((await opted.final()).result!) as { citations: string[] };
+    opted.close();
+    // then it is used, and the run span says sensitive memory was included
+    expect(optedFinal.citations).toContain(secret);
+    const optedSpan = await gql<{ span: { metadata: string } }>(api, auth.alice!, `query S($id: ID!) { span(id: $id) { metadata } }`, { id: optedId });
+    const metadata = (typeof optedSpan.span.metadata === 'string' ? JSON.parse(optedSpan.span.metadata) : optedSpan.span.metadata) as Record<string, unknown>;
+    expect(metadata).toMatchObject({ includeSensitiveMemory: true, sensitiveContext: [secret] });
+  });
+
   test('useMemory false sends no context', async () => {
     await remember('alice', `Invoices are due in 45 days ${suffix}.`);
     const runId = randomUUID();
