@@ -35,11 +35,22 @@ async function refusals(kernelId: string): Promise<{ did: string; status: string
 }
 
 /** A function span of bob's written straight through the ledger (unsigned, or signed by `seedHex`'s key). */
-async function bobKernel(seedHex?: string): Promise<string> {
+async function bobKernel(seedHex?: string, code = CODE): Promise<string> {
   const span = await appendSpan({ db: api.ledger.db, ...(seedHex ? { signer: signerFromSeed(seedHex, 'elsewhere') } : {}) }, api.identity('bob', 'acme'), {
-    entityType: 'function', who: 'user:bob', did: 'defined', this: 'kernel', name: 'outsider', code: CODE, status: 'active',
+    entityType: 'function', who: 'user:bob', did: 'defined', this: 'kernel', name: 'outsider', code, status: 'active',
   });
   return span.id;
+}
+
+/** Registers a new device key for the user through the API (registerApp, registerDevice); returns its seed. */
+async function registeredDevice(headers: Record<string, string>): Promise<string> {
+  const seed = randomBytes(32).toString('hex');
+  const device = signerFromSeed(seed, 'device');
+  const { data } = await api.gql<{ registerApp: { app: { id: string } } }>(headers, 'mutation { registerApp(input: { name: "signer", scopes: ["span.read"] }) { app { id } } }');
+  const fingerprint = createHash('sha256').update(Buffer.from(device.publicKeyHex, 'hex')).digest('hex');
+  const registered = await api.gql(headers, 'mutation R($app: ID!, $key: String!, $fp: String!) { registerDevice(appId: $app, publicKey: $key, fingerprint: $fp) { id status } }', { app: data?.registerApp.app.id, key: device.publicKeyHex, fp: fingerprint });
+  expect(registered.errors).toBeUndefined();
+  return seed;
 }
 
 describe('stage-0 boots what the manifest allows', () => {
@@ -72,7 +83,7 @@ describe('stage-0 boots what the manifest allows', () => {
   });
 
   test('a kernel whose code was edited in the database is refused (hash mismatch)', async () => {
-    const { id } = await api.define(bob, 'tampered', CODE);
+    const id = await bobKernel(await registeredDevice(bob));
     await allow(id);
     expect((await api.run(bob, id, null, 'bootKernel')).data?.status).toBe('complete');
     // Given someone with database access rewrites the stored code behind the API
@@ -120,24 +131,65 @@ describe('stage-0 boots what the manifest allows', () => {
     await allow(id);
     const run = await api.run(bob, id, null, 'bootKernel');
     expect(run.errors?.[0]?.errorType).toBe('KernelSignatureInvalid');
-    expect(run.errors?.[0]?.message).toMatch(/neither the deployment key nor a registered device key/);
+    expect(run.errors?.[0]?.message).toMatch(/neither the deployment key nor an active device key registered by the kernel's owner/);
     expect((await refusals(id)).at(-1)?.error).toBe('KernelSignatureInvalid');
   });
 });
 
-describe('device keys', () => {
+describe('who a kernel is signed by (review S4)', () => {
   test("a kernel signed by one of the caller's registered, active device keys boots", async () => {
-    const seed = randomBytes(32).toString('hex');
-    const device = signerFromSeed(seed, 'device');
-    const { data } = await api.gql<{ registerApp: { app: { id: string } } }>(bob, 'mutation { registerApp(input: { name: "signer", scopes: ["span.read"] }) { app { id } } }');
-    const fingerprint = createHash('sha256').update(Buffer.from(device.publicKeyHex, 'hex')).digest('hex');
-    const registered = await api.gql(bob, 'mutation R($app: ID!, $key: String!, $fp: String!) { registerDevice(appId: $app, publicKey: $key, fingerprint: $fp) { id status } }', { app: data?.registerApp.app.id, key: device.publicKeyHex, fp: fingerprint });
-    expect(registered.errors).toBeUndefined();
-    const id = await bobKernel(seed);
+    const id = await bobKernel(await registeredDevice(bob));
     await allow(id);
     const run = await api.run(bob, id, { from: 'device' }, 'bootKernel');
     expect(run.errors).toBeUndefined();
     expect(run.data?.status).toBe('complete');
+  });
+
+  test("a user's kernel that only the ledger signed (defineKernel without a client signature) is refused while signatures are required", async () => {
+    // Given bob's kernel defined through the API: the ledger signs it with the deployment key
+    const { id } = await api.define(bob, 'ledger_signed', CODE);
+    const [stored] = await api.ledger.db.withOwner((tx) => tx.query<{ public_key: string }>('select public_key from ledger.universal_registry where id = $1', [id]));
+    expect(stored?.public_key).toBe(api.ledger.signer?.publicKeyHex);
+    await allow(id);
+    // When it is booted, the deployment's signature does not count for a user's code
+    const run = await api.run(bob, id, null, 'bootKernel');
+    expect(run.errors?.[0]?.errorType).toBe('KernelSignatureInvalid');
+    expect(run.errors?.[0]?.message).toMatch(/not signed by its owner/);
+    // and without the requirement it boots
+    await api.gql(admin, 'mutation { publishManifest(input: { signaturesRequired: false }) { seq } }');
+    try {
+      expect((await api.run(bob, id, null, 'bootKernel')).data?.status).toBe('complete');
+    } finally {
+      await api.gql(admin, 'mutation { publishManifest(input: { signaturesRequired: true }) { seq } }');
+    }
+  });
+
+  test('a kernel signed by a key from a device span the user appended by hand is refused', async () => {
+    // Given bob appends an active device span for his own key, without registerDevice
+    const seed = randomBytes(32).toString('hex');
+    const key = signerFromSeed(seed, 'device').publicKeyHex;
+    const device = await api.gql(bob, 'mutation A($input: SpanInput!) { appendSpan(input: $input) { id } }', {
+      input: { entityType: 'device', who: 'user:bob', did: 'registered', this: 'my device', status: 'active', content: JSON.stringify({ publicKey: key }) },
+    });
+    expect(device.errors).toBeUndefined();
+    const id = await bobKernel(seed, `${CODE} // hand`);
+    await allow(id);
+    const run = await api.run(bob, id, null, 'bootKernel');
+    expect(run.errors?.[0]?.errorType).toBe('KernelSignatureInvalid');
+    expect(run.errors?.[0]?.message).toMatch(/registered by the kernel's owner/);
+  });
+
+  test("a kernel signed by another tenant's registered device is refused", async () => {
+    // Given eve, in another tenant, registers a device key through the API
+    const eve = await api.user('eve', 'elsewhere');
+    const seed = await registeredDevice(eve);
+    // When bob's kernel carries a signature by that key
+    const id = await bobKernel(seed, `${CODE} // eve`);
+    await allow(id);
+    const run = await api.run(bob, id, null, 'bootKernel');
+    // Then it is refused: the key is not one of bob's devices
+    expect(run.errors?.[0]?.errorType).toBe('KernelSignatureInvalid');
+    expect(run.errors?.[0]?.message).toMatch(/registered by the kernel's owner/);
   });
 });
 
