@@ -109,7 +109,11 @@ async function runInSession(scope: RunScope, kernelId: string, input: JsonValue,
   if (!lock?.locked) return refused(scope, kernel, null, 'KernelBusy', `kernel ${name} is already running for your tenant; try again when that run has finished`, { kernelId });
 
   const core = isCoreKernel(scope, kernel);
-  if (!options.force && !core) {
+  // An override is good for one run of its request: once any version of the request completed (or
+  // failed), a re-scheduled version of it pays the quota like any run. Checked under the function's
+  // lock, so two workers cannot both spend it.
+  const force = options.force === true && options.requestId !== undefined && !(await requestServedBefore(tx, options.requestId));
+  if (!force && !core) {
     // Runs of one tenant queue here until the transaction that counted commits: no two runs can both
     // see room for one more. The wait is bounded, so a tenant's burst cannot hold every connection.
     const waitMs = Math.min(2 * manifest.timeoutMs, 25_000);
@@ -147,7 +151,7 @@ async function runInSession(scope: RunScope, kernelId: string, input: JsonValue,
     status: run.ok ? 'complete' : 'error',
     input, output: run.ok ? run.output : null, error,
     durationMs: Math.round(run.durationMs), startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(),
-    metadata: { kernel_seq: kernel.seq, kernel_hash: kernel.currHash, host_calls: run.hostCalls, depth, ...(options.force ? { forced: true } : {}) },
+    metadata: { kernel_seq: kernel.seq, kernel_hash: kernel.currHash, host_calls: run.hostCalls, depth, ...(force ? { forced: true } : {}) },
   });
   if (run.durationMs > manifest.slowMs) {
     await append(scope, {
@@ -176,6 +180,14 @@ async function waitForQuotaLock(tx: Queryable, key: string, waitMs: number): Pro
     await tx.query('rollback to savepoint kernel_quota');
     return null;
   }
+}
+
+/** Whether some version of the request is already complete or error (read as the ledger role: every version counts). */
+async function requestServedBefore(tx: Queryable, requestId: string): Promise<boolean> {
+  return asLedger(tx, async (ledgerTx) => {
+    const rows = await ledgerTx.query("select 1 from ledger.universal_registry r where r.id = $1 and r.entity_type = 'request' and r.status in ('complete', 'error') limit 1", [requestId]);
+    return rows.length > 0;
+  });
 }
 
 /** One of the five core kernels, as seeded: owned by the system and signed by this deployment's key. */

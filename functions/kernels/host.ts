@@ -98,7 +98,8 @@ export function hostFunctions(scope: RunScope, kernel: Span, core: CoreKernelNam
 
 /**
  * A request for `target` passes the quota when its first version carries metadata.force and a valid
- * signature by the manifest's override key.
+ * signature by the manifest's override key, and only for its first completed run: the executor
+ * refuses the override again once any version of the request is complete or error.
  */
 async function forcedRequest(scope: RunScope, requestId: string, target: string): Promise<boolean> {
   const override = scope.manifest?.overridePubkeyHex;

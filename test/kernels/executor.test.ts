@@ -167,6 +167,20 @@ describe('the daily quota', () => {
       const byId = new Map(statuses.map((row) => [row.id, row]));
       expect(byId.get(forced.id)?.status).toBe('complete');
       expect(byId.get(forged.id)).toMatchObject({ status: 'error', error: { code: 'QuotaExceeded' } });
+
+      // When erin schedules the completed forced request again (a new version, status scheduled)
+      const [latest] = await api.ledger.db.withOwner((tx) => tx.query<{ seq: number }>('select max(seq)::int as seq from ledger.universal_registry where id = $1', [forced.id]));
+      await appendSpan(api.ledger, identity, {
+        id: forced.id, seq: Number(latest?.seq) + 1, entityType: 'request', who: 'user:erin', did: 'scheduled', this: 'urgent again', parentId: id, status: 'scheduled', input: { go: true }, metadata: { force: true },
+      });
+      expect((await api.run(erin, CORE_KERNELS.request_worker, { request_id: forced.id }, 'bootKernel')).data?.status).toBe('complete');
+      // Then the override is spent: the replay pays the quota and is refused
+      const [replayed] = await api.ledger.db.withOwner((tx) =>
+        tx.query<{ status: string; error: { code: string } | null }>('select status, error from ledger.universal_registry where id = $1 order by seq desc limit 1', [forced.id]),
+      );
+      expect(replayed).toMatchObject({ status: 'error', error: { code: 'QuotaExceeded' } });
+      const [runs] = await api.ledger.db.withOwner((tx) => tx.query<{ n: number }>("select count(*)::int as n from ledger.universal_registry where entity_type = 'execution' and parent_id = $1", [id]));
+      expect(runs?.n).toBe(1);
     } finally {
       await publish('perTenantDailyExecLimit: 100, overridePubkeyHex: null');
     }
