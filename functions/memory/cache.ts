@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
+import type { Span } from '../ledger/index.ts';
 
 /** Whose cache entry it is: every key carries the caller's tenant and user. */
 export interface CacheScope {
@@ -14,6 +15,23 @@ export interface CacheRead<T> {
   readonly epoch?: string;
 }
 
+/** What a change touched, so that a failed epoch bump can still remove the entries that would be stale. */
+export interface Affected {
+  /** Memories changed: their entries are dropped for every user of the tenant. */
+  readonly memoryIds?: readonly string[];
+  /** Session indexes changed (the owner's). */
+  readonly sessions?: readonly { readonly userId: string; readonly sessionId: string }[];
+}
+
+/** The cache entries a change makes stale: the memories' own and their sessions' indexes. */
+export function affectedBy(spans: readonly Span[]): Affected {
+  const memories = spans.filter((span) => span.entityType === 'memory');
+  return {
+    memoryIds: [...new Set(memories.map((span) => span.id))],
+    sessions: memories.flatMap((span) => (span.sessionId ? [{ userId: span.ownerId, sessionId: span.sessionId }] : [])),
+  };
+}
+
 /**
  * Memory reads and session indexes, cached per tenant and user. Every entry is stamped with its
  * tenant's epoch as read *before* the database; a write or forget bumps the epoch *after* it commits,
@@ -24,8 +42,12 @@ export interface MemoryCache {
   readonly kind: 'redis' | 'memory';
   read<T>(scope: CacheScope, key: string): Promise<CacheRead<T>>;
   write(scope: CacheScope, key: string, value: unknown, epoch: string | undefined, ttlSeconds: number): Promise<void>;
-  /** Called after a committed change in the tenant: every entry of the tenant is stale from now on. */
-  invalidate(tenantId: string | null): Promise<void>;
+  /**
+   * Called after a committed change in the tenant: every entry of the tenant is stale from now on.
+   * When the epoch cannot be bumped, the affected entries are deleted and this process stops using
+   * the tenant's cache until a bump succeeds (retried on the tenant's next read).
+   */
+  invalidate(tenantId: string | null, affected?: Affected): Promise<void>;
   /** Resolves once connected, or after a short wait if it cannot connect (never rejects). */
   ready(): Promise<void>;
   close(): Promise<void>;
@@ -35,6 +57,8 @@ const PREFIX = 'llos:mem';
 const tenantPart = (tenantId: string | null) => `t:${encodeURIComponent(tenantId ?? '')}`;
 export const epochKey = (tenantId: string | null) => `${PREFIX}:${tenantPart(tenantId)}:epoch`;
 export const entryKey = (scope: CacheScope, key: string) => `${PREFIX}:${tenantPart(scope.tenantId)}:u:${encodeURIComponent(scope.userId)}:${key}`;
+/** A SCAN pattern matching one key of every user of the tenant (glob characters in the tenant escaped). */
+const everyUserKey = (tenantId: string | null, key: string) => `${PREFIX}:${tenantPart(tenantId).replace(/[*?[\]\\]/g, '\\$&')}:u:*:${key}`;
 
 interface Stamped {
   readonly e: string;
@@ -81,6 +105,25 @@ export function redisCache(url: string, options: RedisCacheOptions = {}): Memory
     retryStrategy: () => 1000,
   });
   let down = false;
+  // Tenants whose epoch bump failed: their entries may be stale, so this process skips their cache
+  // until a bump succeeds.
+  const pendingBump = new Set<string>();
+  const bump = async (tenantId: string | null) => {
+    await redis.incr(epochKey(tenantId));
+    pendingBump.delete(epochKey(tenantId));
+  };
+  const deleteAffected = async (tenantId: string | null, affected: Affected) => {
+    const exact = (affected.sessions ?? []).map((session) => entryKey({ tenantId, userId: session.userId }, `s:${session.sessionId}`));
+    if (exact.length > 0) await redis.del(...exact);
+    for (const id of affected.memoryIds ?? []) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', everyUserKey(tenantId, `m:${id}`), 'COUNT', 1000);
+        if (keys.length > 0) await redis.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    }
+  };
   const failed = (error: unknown) => {
     if (!down) {
       down = true;
@@ -96,6 +139,7 @@ export function redisCache(url: string, options: RedisCacheOptions = {}): Memory
     kind: 'redis',
     async read<T>(scope: CacheScope, key: string): Promise<CacheRead<T>> {
       try {
+        if (pendingBump.has(epochKey(scope.tenantId))) await bump(scope.tenantId);
         const [epoch, raw] = await redis.mget(epochKey(scope.tenantId), entryKey(scope, key));
         const current = epoch ?? '0';
         if (raw) {
@@ -116,9 +160,18 @@ export function redisCache(url: string, options: RedisCacheOptions = {}): Memory
         failed(error);
       }
     },
-    async invalidate(tenantId) {
+    async invalidate(tenantId, affected = {}) {
       try {
-        await redis.incr(epochKey(tenantId));
+        await bump(tenantId);
+        return;
+      } catch (error) {
+        failed(error);
+      }
+      // The epoch is unchanged, so entries filled before the change still look current: not in this
+      // process (until a bump succeeds), and deleted for every process if Redis lets us.
+      pendingBump.add(epochKey(tenantId));
+      try {
+        await deleteAffected(tenantId, affected);
       } catch (error) {
         failed(error);
       }

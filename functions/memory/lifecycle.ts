@@ -3,16 +3,20 @@ import { ForbiddenError, NotFoundError, ValidationError } from '../commons/error
 import { publishCommitted } from '../commons/publisher.ts';
 import { appendSpanInSession, isUuid, spanFromRow, type Span } from '../ledger/index.ts';
 import { toMemoryView } from './content.ts';
-import { dropIndexRow, readMemories, readMemory, sessionMemoryIds } from './store.ts';
-import { SESSION_TTL_SECONDS, type MemoryServices, type MemoryView } from './types.ts';
+import { dropIndexRow, readMemories, readMemory, saltOf, sessionMemoryIds } from './store.ts';
+import { SESSION_TTL_SECONDS, isEncrypted, type MemoryServices, type MemoryView } from './types.ts';
+import { affectedBy } from './cache.ts';
 import { auditInput } from './upsert.ts';
 
 const REVIEWER_GROUPS = ['reviewer', 'admin'];
 
+/**
+ * What is cached of a memory: its span as stored (a secret's content stays ciphertext). Never the
+ * key salt: it is read from the database on every decrypt, so a forgotten memory (salt deleted) can
+ * never be opened from a stale entry.
+ */
 interface CachedMemory {
   readonly span: Span;
-  /** Base64 of the key salt (never key material or content). */
-  readonly salt: string | null;
 }
 
 const isLive = (span: Span, now = Date.now()) => !span.isDeleted && (span.expiresAt === null || Date.parse(span.expiresAt) > now);
@@ -38,13 +42,20 @@ export async function getMemory(services: MemoryServices, identity: Identity | n
   const { cache, cacheSeconds, keys } = services.memory;
   const cached = await cache.read<CachedMemory | null>(caller, `m:${memoryId}`);
   let entry = cached.value;
+  let salt: Buffer | null | undefined;
   if (entry === undefined) {
     const found = await services.ledger.db.withSession(caller, (tx) => readMemory(tx, memoryId));
-    entry = found ? { span: found.span, salt: found.salt?.toString('base64') ?? null } : null;
+    entry = found ? { span: found.span } : null;
+    salt = found?.salt ?? null;
     if (entry && entry.span.tenantId === caller.tenantId) await cache.write(caller, `m:${memoryId}`, entry, cached.epoch, cacheSeconds);
   }
   if (!entry || !isLive(entry.span)) return null;
-  return toMemoryView(keys, entry.span, entry.salt === null ? null : Buffer.from(entry.salt, 'base64'), caller.userId);
+  if (isEncrypted(entry.span.sensitivity)) {
+    salt ??= await services.ledger.db.withSession(caller, (tx) => saltOf(tx, memoryId));
+    // No salt: forgotten since the entry was cached (the index row goes with the forget).
+    if (salt === null) return null;
+  }
+  return toMemoryView(keys, entry.span, salt ?? null, caller.userId);
 }
 
 /** The caller's live memories of one session, through the cached session index (24 h). */
@@ -191,6 +202,6 @@ async function redact(services: MemoryServices, tx: Queryable, identity: Identit
 }
 
 async function afterChange(services: MemoryServices, tenantId: string | null, spans: readonly Span[]): Promise<void> {
-  await services.memory.cache.invalidate(tenantId);
+  await services.memory.cache.invalidate(tenantId, affectedBy(spans));
   for (const span of spans) await publishCommitted(services.publisher, span);
 }

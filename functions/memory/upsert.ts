@@ -4,6 +4,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { publishCommitted } from '../commons/publisher.ts';
 import { appendSpanInSession, type Span } from '../ledger/index.ts';
 import { ENC_ALG, memoryText, newSalt, previewOf, sealContent } from './content.ts';
+import { affectedBy } from './cache.ts';
 import { checkContract } from './contract.ts';
 import { readMemory, writeIndexRow } from './store.ts';
 import { isEncrypted, type MemoryServices, type MemoryView } from './types.ts';
@@ -69,7 +70,7 @@ export async function upsertMemory(services: MemoryServices, identity: Identity 
     const auditSpan = await appendSpanInSession(tx, identity, auditInput(span, 'upserted', { consent: valid.consent, encrypted, embedded }), ledger.signer);
     return [span, auditSpan] as const;
   });
-  await memory.cache.invalidate(stored.tenantId);
+  await memory.cache.invalidate(stored.tenantId, affectedBy([stored]));
   await publishCommitted(services.publisher, stored);
   await publishCommitted(services.publisher, audit);
   return {
