@@ -2,7 +2,7 @@ import type { Identity } from '../commons/db/index.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../commons/errors.ts';
 import { isAdmin } from '../commons/identity.ts';
 import { appendSpanInSession, isUuid, latestVersion, listSpans, SEED_OWNER, type Ledger, type Page, type Span } from '../ledger/index.ts';
-import { isReservedId, MANIFEST_ID } from './ids.ts';
+import { CORE_KERNEL_NAMES, isReservedId, MANIFEST_ID } from './ids.ts';
 import { manifestFromMetadata, readManifest, type Manifest } from './manifest.ts';
 
 export interface KernelDefinition {
@@ -54,6 +54,10 @@ export function kernelSpan(caller: Identity, definition: KernelDefinition, seq: 
 export function defineKernel(ledger: Ledger, caller: Identity, definition: KernelDefinition): Promise<Span> {
   if (typeof definition.id === 'string' && isReservedId(definition.id) && caller.userId !== SEED_OWNER.userId) {
     throw new ValidationError('id', definition.id, 'is in the range reserved for the system (00000000-0000-4000-8000-0000000000xx)', 'Leave id out to define a new kernel, or pass the id of one of your own kernels.');
+  }
+  // A core kernel's name is its token scope (kernel:run_code:invoke); no one else's function takes it.
+  if ((CORE_KERNEL_NAMES as readonly string[]).includes(definition.name) && caller.userId !== SEED_OWNER.userId) {
+    throw new ValidationError('name', definition.name, "is the name of a core kernel, and names are token scopes (kernel:<name>:invoke)", 'Choose another name.');
   }
   return ledger.db.withSession(caller, async (tx) => {
     const previous = definition.id ? await latestVersion(tx, definition.id) : null;

@@ -17,7 +17,10 @@ export { MAX_INPUT_BYTES, type KernelServices } from './run-scope.ts';
 export interface RunOptions {
   /** The stage-0 path: manifest allow-list, trusted signature, boot_event. */
   readonly stage0?: boolean;
-  /** The token's scopes when the caller is an app token: it needs `kernel:<name>:invoke` (or admin). */
+  /**
+   * The token's scopes when the caller is an app token: it needs `kernel:<name>:invoke` (or admin) for
+   * the kernel and for every function a core kernel runs inside it (`name` = the function span's name).
+   */
   readonly scopes?: readonly string[] | null;
   /** The request span this run serves (request_worker), recorded on the execution. */
   readonly requestId?: string;
@@ -51,7 +54,7 @@ export async function executeKernel(services: KernelServices, caller: Identity |
   const inputJson = checkInput(input);
   const traceId = randomUUID();
   const written: Span[] = [];
-  const outcome = await services.ledger.db.withSession(caller, (tx) => runInSession({ services, caller, tx, traceId, written }, kernelId.toLowerCase(), inputJson, options, 0));
+  const outcome = await services.ledger.db.withSession(caller, (tx) => runInSession({ services, caller, tx, traceId, written, scopes: options.scopes ?? null }, kernelId.toLowerCase(), inputJson, options, 0));
   for (const span of written) await publishCommitted(services.publisher, span);
   if (outcome.refusal) throw outcome.refusal;
   return outcome;
@@ -97,7 +100,8 @@ async function runInSession(scope: RunScope, kernelId: string, input: JsonValue,
     return refuseBoot(kernel && kernel.entityType === 'function' ? kernel : null, 'KernelNotFound', `no function span ${kernelId} with code that you can read`);
   }
   const name = kernel.name ?? kernel.id;
-  if (options.scopes && !options.scopes.includes('admin') && !options.scopes.includes(`kernel:${name}:invoke`)) {
+  // Checked for nested runs too: kernel:run_code:invoke alone does not open every function to a token.
+  if (scope.scopes && !scope.scopes.includes('admin') && !scope.scopes.includes(`kernel:${name}:invoke`)) {
     throw new ForbiddenError(`this token may not run kernel ${JSON.stringify(name)}: it needs the scope kernel:${name}:invoke`, { kernelId, scope: `kernel:${name}:invoke` });
   }
   const integrity = await checkKernelIntegrity((fn) => asLedger(tx, fn), kernel, manifest, scope.services.ledger.signer?.publicKeyHex, options.stage0 === true);

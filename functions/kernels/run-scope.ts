@@ -27,6 +27,11 @@ export interface RunScope {
   readonly tx: Queryable;
   readonly traceId: string;
   readonly written: Span[];
+  /**
+   * An app token's scopes, or null for a signed-in user. Every run of the scope is checked against
+   * them, the nested runs of run_code, request_worker and policy_agent included.
+   */
+  readonly scopes: readonly string[] | null;
   manifest?: Manifest;
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { kernelSpan } from '../../functions/kernels/catalogue.ts';
+import { CORE_KERNELS } from '../../functions/kernels/ids.ts';
 import { hashSpan, signerFromSeed } from '../../functions/ledger/index.ts';
 import { startTestServer, type TestServer } from '../support/api.ts';
 import { startKernelApi, type KernelTestApi } from './support.ts';
@@ -75,6 +76,32 @@ describe('app tokens', () => {
     const { data: reader } = await api.gql<{ registerApp: { token: { token: string } } }>(hank, 'mutation { registerApp(input: { name: "reader", scopes: ["span.read"] }) { token { token } } }');
     const noKernelScope = await api.run({ authorization: reader!.registerApp.token.token }, allowed);
     expect(noKernelScope.errors?.[0]?.errorType).toBe('Unauthorized');
+  });
+});
+
+describe('app tokens and the runs inside core kernels (review S9)', () => {
+  test('through run_code a token runs only the functions it also holds kernel:<name>:invoke for', async () => {
+    // Given a token that may run run_code and report, and hank's function secret_job it may not run
+    const { id: report } = await api.define(hank, 'report_s9', ECHO);
+    const { id: secret } = await api.define(hank, 'secret_job', ECHO);
+    const { data } = await api.gql<{ registerApp: { token: { token: string } } }>(hank, 'mutation { registerApp(input: { name: "nested", scopes: ["kernel:run_code:invoke", "kernel:report_s9:invoke"] }) { token { token } } }');
+    const token = { authorization: data!.registerApp.token.token };
+    // When it asks run_code for each
+    const allowed = await api.run(token, CORE_KERNELS.run_code, { span_id: report, input: { ok: 1 } });
+    const refused = await api.run(token, CORE_KERNELS.run_code, { span_id: secret });
+    // Then report runs, and secret_job is refused for want of its scope, without an execution
+    expect(allowed.data?.status).toBe('complete');
+    expect(JSON.parse(allowed.data?.output ?? 'null')).toMatchObject({ status: 'complete' });
+    expect(refused.data?.status).toBe('error');
+    expect(refused.data?.error).toMatch(/kernel:secret_job:invoke/);
+    const [runs] = await api.ledger.db.withOwner((tx) => tx.query<{ n: number }>("select count(*)::int as n from ledger.universal_registry where entity_type = 'execution' and parent_id = $1", [secret]));
+    expect(runs?.n).toBe(0);
+  });
+
+  test("a core kernel's name cannot be taken by a user's function", async () => {
+    const taken = await api.gql(hank, 'mutation D($input: KernelInput!) { defineKernel(input: $input) { id } }', { input: { name: 'run_code', code: ECHO } });
+    expect(taken.errors?.[0]?.errorType).toBe('ValidationError');
+    expect(taken.errors?.[0]?.message).toMatch(/core kernel/);
   });
 });
 
