@@ -48,6 +48,9 @@ type Frame = { type: string; id?: string; payload?: unknown };
 export class RealtimeHub {
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<Connection>();
+  /** Every socket from the moment it is accepted, authenticated or not, so close() ends them all. */
+  private readonly sockets = new Set<WebSocket>();
+  private closed = false;
   private readonly keepAliveMs: number;
   private readonly connectionTimeoutMs: number;
 
@@ -139,6 +142,8 @@ export class RealtimeHub {
   }
 
   close(): void {
+    this.closed = true;
+    for (const socket of this.sockets) socket.terminate();
     this.disconnectAll();
     this.wss.close();
   }
@@ -149,6 +154,8 @@ export class RealtimeHub {
 
   private async accept(ws: WebSocket, req: IncomingMessage): Promise<void> {
     const connection: Connection = { socket: ws, subscriptions: new Map(), queue: Promise.resolve() };
+    if (this.closed) return void ws.terminate();
+    this.sockets.add(ws);
     // Listen at once: a client may send connection_init before its connection is authenticated,
     // and those messages wait for the answer instead of being lost.
     const authenticated = this.authenticateConnection(req).then(
@@ -164,6 +171,7 @@ export class RealtimeHub {
     ws.on('close', () => {
       clearInterval(timers.keepAlive);
       this.connections.delete(connection);
+      this.sockets.delete(ws);
     });
     // Messages are handled one at a time, in the order they came (a stop never overtakes its start).
     let inbox: Promise<unknown> = authenticated;
@@ -174,9 +182,10 @@ export class RealtimeHub {
         .catch((error: unknown) => console.error(error));
     });
     if (!(await authenticated)) return;
-    if (ws.readyState !== ws.OPEN) return;
+    if (ws.readyState !== ws.OPEN || this.closed) return;
     this.connections.add(connection);
-    timers.keepAlive = setInterval(() => send(ws, { type: 'ka' }), this.keepAliveMs);
+    // The server keeps the process alive, not a client's keep-alive timer.
+    timers.keepAlive = setInterval(() => send(ws, { type: 'ka' }), this.keepAliveMs).unref();
   }
 
   private async onMessage(connection: Connection, req: IncomingMessage, raw: Buffer): Promise<void> {
