@@ -48,7 +48,7 @@ export interface MemoryCache {
    * the tenant's cache until a bump succeeds (retried on the tenant's next read).
    */
   invalidate(tenantId: string | null, affected?: Affected): Promise<void>;
-  /** Resolves once connected, or after a short wait if it cannot connect (never rejects). */
+  /** Resolves once connected, or after `readyTimeoutMs` (default 1 s) if it cannot connect (never rejects). */
   ready(): Promise<void>;
   close(): Promise<void>;
 }
@@ -90,8 +90,10 @@ export function memoryLruCache(max = 10_000): MemoryCache {
 }
 
 export interface RedisCacheOptions {
-  /** Longest wait for one command before the cache is skipped. */
+  /** Longest wait for one command before the cache is skipped (default 300 ms: a slow cache must not slow reads). */
   readonly commandTimeoutMs?: number;
+  /** Longest wait in `ready()` for the connection (default 1 s). */
+  readonly readyTimeoutMs?: number;
 }
 
 export function redisCache(url: string, options: RedisCacheOptions = {}): MemoryCache {
@@ -179,7 +181,7 @@ export function redisCache(url: string, options: RedisCacheOptions = {}): Memory
     ready() {
       if (redis.status === 'ready') return Promise.resolve();
       return new Promise<void>((resolve) => {
-        const timer = setTimeout(done, 1000);
+        const timer = setTimeout(done, options.readyTimeoutMs ?? 1000);
         function done() {
           clearTimeout(timer);
           redis.off('ready', done);

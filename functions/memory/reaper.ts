@@ -5,20 +5,27 @@ import type { MemoryServices } from './types.ts';
  * Runs the TTL reaper every `seconds` in this process (the local server; on AWS a schedule invokes
  * functions/api/memory/reaper.handler.ts instead). Reads hide expired memories anyway; the reaper
  * drops their content and index rows. A failed pass is logged and retried on the next tick.
+ * `stop()` ends the ticks and resolves once a pass in progress has finished, so the caller can then
+ * close the database safely.
  */
-export function startReaper(services: MemoryServices, seconds: number): { stop(): void } {
-  let running = false;
+export function startReaper(services: MemoryServices, seconds: number): { stop(): Promise<void> } {
+  let pass: Promise<void> | undefined;
   const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    reapAll(services)
+    if (pass) return;
+    pass = reapAll(services)
+      .then(() => undefined)
       .catch((error: unknown) => console.error(JSON.stringify({ level: 'error', message: 'memory reaper pass failed', error: error instanceof Error ? error.message : String(error) })))
       .finally(() => {
-        running = false;
+        pass = undefined;
       });
   }, seconds * 1000);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return {
+    async stop() {
+      clearInterval(timer);
+      await pass;
+    },
+  };
 }
 
 /** Reaps in batches until no expired memory is left; returns how many. */

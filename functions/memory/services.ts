@@ -16,7 +16,9 @@ export interface MemoryServiceOptions {
 
 /**
  * Memory's services from the environment (`base.env`):
- * - REDIS_URL: the Redis cache; unset means an in-process LRU (one process only).
+ * - REDIS_URL: the Redis cache (a `redis://` URL, or a unix socket path); unset means an in-process LRU
+ *   (one process only). MEMORY_REDIS_COMMAND_TIMEOUT_MS (300): longest wait for one command before the
+ *   cache is skipped; MEMORY_REDIS_READY_TIMEOUT_MS (1000): longest wait for the connection at start.
  * - MEMORY_KMS_KEY_ID: the KMS key that wraps tenant data keys (AWS); unset means a local key file
  *   `<LOGLINEOS_DATA_DIR>/keys/memory-master.key`, made with mode 0600 on first use.
  * - MEMORY_EMBEDDINGS `bedrock` | `local` (default bedrock on Lambda, local elsewhere),
@@ -32,7 +34,9 @@ export async function createMemoryServices(base: Services, options: MemoryServic
   const column = await embeddingColumn(base.ledger.db);
   const mode = env.MEMORY_VECTOR_SEARCH ?? 'auto';
   if (mode !== 'auto' && mode !== 'exact') throw new Error(`MEMORY_VECTOR_SEARCH must be auto or exact, got ${JSON.stringify(mode)}`);
-  const cache = env.REDIS_URL ? redisCache(env.REDIS_URL) : memoryLruCache();
+  const cache = env.REDIS_URL
+    ? redisCache(env.REDIS_URL, { commandTimeoutMs: positiveInt(env, 'MEMORY_REDIS_COMMAND_TIMEOUT_MS', 300), readyTimeoutMs: positiveInt(env, 'MEMORY_REDIS_READY_TIMEOUT_MS', 1000) })
+    : memoryLruCache();
   // Commands are not queued while connecting; wait briefly so the first requests can use the cache.
   await cache.ready();
   return {

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestServer, type TestServer } from '../support/api.ts';
 import { RealtimeTestClient } from '../support/realtime.ts';
-import { captureConsole, everythingStored } from './support.ts';
+import { TEST_REDIS_TIMEOUTS, captureConsole, everythingStored, startTestRedis, type TestRedis } from './support.ts';
 
 /*
  * Memory through the local AppSync as a client calls it: consent and session headers, the
@@ -12,11 +12,20 @@ import { captureConsole, everythingStored } from './support.ts';
  */
 
 let t: TestServer;
+// The shared Redis when REDIS_URL is set, else one of this file's own, so the cache checks below
+// always look at a real cache.
+let ownRedis: TestRedis | undefined;
+let redisUrl = '';
 const suffix = randomBytes(3).toString('hex');
 beforeAll(async () => {
-  t = await startTestServer({}, (dir) => ({ env: { ...process.env, LOGLINEOS_DATA_DIR: dir, MEMORY_EMBEDDINGS: 'local' } }));
+  if (!process.env.REDIS_URL) ownRedis = await startTestRedis();
+  redisUrl = process.env.REDIS_URL ?? ownRedis!.socket;
+  t = await startTestServer({}, (dir) => ({ env: { ...process.env, ...TEST_REDIS_TIMEOUTS, REDIS_URL: redisUrl, LOGLINEOS_DATA_DIR: dir, MEMORY_EMBEDDINGS: 'local' } }));
 });
-afterAll(() => t.close());
+afterAll(async () => {
+  await t?.close();
+  await ownRedis?.close();
+});
 
 interface Body {
   data?: Record<string, unknown> | null;
@@ -176,6 +185,8 @@ describe('two tenants, two users, four sensitivities', () => {
     expect(secrets).toHaveLength(16);
     const stored = await everythingStored(t.ledger.db);
     const cached = await redisDump();
+    // the cache holds this file's secret/pii memories (as ciphertext), so the check below looks at them
+    expect(written.filter(encrypted).some((w) => cached.includes(`:m:${w.id}`))).toBe(true);
     for (const secret of secrets) {
       expect(stored).not.toContain(secret);
       expect(cached).not.toContain(secret);
@@ -186,13 +197,15 @@ describe('two tenants, two users, four sensitivities', () => {
   });
 });
 
-/** Every memory cache key and value in Redis, when REDIS_URL is set ('' otherwise). */
+/** Every memory cache key and value in Redis of this file's tenants (keys name the tenant). */
 async function redisDump(): Promise<string> {
-  if (!process.env.REDIS_URL) return '';
-  const redis = new Redis(process.env.REDIS_URL);
+  const redis = new Redis(redisUrl);
   try {
     const parts: string[] = [];
-    for (const key of await redis.keys('llos:mem:*')) parts.push(key, (await redis.get(key)) ?? '');
+    for (const key of await redis.keys('llos:mem:*')) {
+      if (!key.includes(`-${suffix}:`)) continue;
+      parts.push(key, (await redis.get(key)) ?? '');
+    }
     expect(parts.length).toBeGreaterThan(0);
     return parts.join('\n');
   } finally {

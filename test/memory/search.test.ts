@@ -140,9 +140,41 @@ test('the in-process reaper forgets expired memories on its interval', async () 
   try {
     for (let attempt = 0; attempt < 200 && !(await getSpan(m.ledger, alice, memory.id))?.isDeleted; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 25));
   } finally {
-    reaper.stop();
+    await reaper.stop();
   }
   expect(await getSpan(m.ledger, alice, memory.id)).toMatchObject({ seq: 2, isDeleted: true, did: 'expired' });
+});
+
+test('given a reaper pass in progress, stop() resolves only once the pass has finished (so the database can then be closed)', async () => {
+  const m = paths[0]!.memory;
+  let enter!: () => void;
+  const entered = new Promise<void>((resolve) => (enter = resolve));
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  // the reaper's first query waits on the gate
+  const db = new Proxy(m.ledger.db, {
+    get(target, property) {
+      if (property === 'withLedger') {
+        return async (fn: Parameters<typeof target.withLedger>[0]) => {
+          enter();
+          await gate;
+          return target.withLedger(fn);
+        };
+      }
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const ledger = new Proxy(m.ledger, { get: (target, property) => (property === 'db' ? db : Reflect.get(target, property)) });
+  const reaper = startReaper({ ...m, ledger }, 0.01);
+  await entered;
+  let stopped = false;
+  const stopping = reaper.stop().then(() => (stopped = true));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(stopped).toBe(false);
+  release();
+  await stopping;
+  expect(stopped).toBe(true);
 });
 
 describe('promotion', () => {

@@ -1,12 +1,21 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { noPublisher } from '../../functions/commons/publisher.ts';
 import type { Database } from '../../functions/commons/db/index.ts';
 import { createMemoryServices, type MemoryServiceOptions, type MemoryServices } from '../../functions/memory/index.ts';
 import { openTestLedger, type TestLedger } from '../support/ledger.ts';
 
 export const ON = { 'x-logline-memory': 'on' } as const;
+
+/**
+ * Generous Redis waits for tests: on a loaded CI machine (PGlite blocks the event loop while it
+ * queries) the production 300 ms command timeout turns a slow command into a silent cache miss, and
+ * the connection may take longer than 1 s. `ready()` still resolves as soon as Redis is connected.
+ */
+export const TEST_REDIS_TIMEOUTS = { MEMORY_REDIS_COMMAND_TIMEOUT_MS: '5000', MEMORY_REDIS_READY_TIMEOUT_MS: '10000' } as const;
 
 export interface TestMemory extends MemoryServices {
   readonly ledger: TestLedger;
@@ -19,7 +28,7 @@ export async function openTestMemory(env: NodeJS.ProcessEnv = {}, options: Memor
   const dataDir = mkdtempSync(join(tmpdir(), 'loglineos-memory-'));
   const owned = ledger === undefined;
   const db = ledger ?? (await openTestLedger());
-  const services = await createMemoryServices({ ledger: db, publisher: noPublisher, tokenSecret: Buffer.alloc(32), env: { LOGLINEOS_DATA_DIR: dataDir, MEMORY_EMBEDDINGS: 'local', ...env } }, options);
+  const services = await createMemoryServices({ ledger: db, publisher: noPublisher, tokenSecret: Buffer.alloc(32), env: { LOGLINEOS_DATA_DIR: dataDir, MEMORY_EMBEDDINGS: 'local', ...TEST_REDIS_TIMEOUTS, ...env } }, options);
   return {
     ...services,
     ledger: db,
@@ -65,5 +74,50 @@ export async function captureConsole<T>(fn: () => Promise<T>): Promise<{ result:
     return { result, output: lines.join('\n') };
   } finally {
     methods.forEach((m, i) => (console[m] = originals[i]!));
+  }
+}
+
+export interface TestRedis {
+  /** The unix socket path, usable as REDIS_URL (`<socket>?username=…&password=…` for an ACL user). */
+  readonly socket: string;
+  /** A client of its own, to look at keys. */
+  readonly client: Redis;
+  readonly process: ChildProcess;
+  close(): Promise<void>;
+}
+
+/**
+ * A Redis of the test's own, on a unix socket in a fresh folder (`--port 0`: no TCP port to race
+ * for). Resolves once a client is connected; rejects if redis-server cannot be started.
+ */
+export async function startTestRedis(): Promise<TestRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'loglineos-redis-'));
+  const socket = join(dir, 'redis.sock');
+  let spawnError: Error | undefined;
+  const child = spawn('redis-server', ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' });
+  child.on('error', (error) => (spawnError = error));
+  const client = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => undefined); // tests may stop this Redis on purpose
+  const close = async () => {
+    client.disconnect();
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      if (spawnError) throw spawnError;
+      await client.connect();
+      return { socket, client, process: child, close };
+    } catch (error) {
+      if (spawnError || attempt >= 100) {
+        await close();
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 }

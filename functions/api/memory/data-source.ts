@@ -18,7 +18,7 @@ export const MEMORY_DATA_SOURCE: DataSourceDefinition<MemoryDataSourceServices> 
       ...base,
       ...memory,
       async close() {
-        reaper?.stop();
+        await reaper?.stop();
         await memory.close();
       },
     };
