@@ -142,7 +142,12 @@ export interface RunDependencies {
   readonly settings: PromptSettings;
   /** Append the prompt_run span (evaluations keep their runs in the eval result instead). */
   readonly record?: boolean;
+  /** Fires when the host shuts down: the run is aborted and ends in an error (`ShuttingDown`), recorded and published. */
+  readonly shutdown?: AbortSignal;
 }
+
+/** Why a run ends when its host closes. */
+export const SHUTTING_DOWN = 'the server is shutting down';
 
 /**
  * Runs an accepted job to its end, never throwing and never hanging: context, the model's stream
@@ -156,6 +161,9 @@ export async function executeRun(deps: RunDependencies, job: RunJob): Promise<Ru
   const started = performance.now();
   const abort = new AbortController();
   const deadline = setTimeout(() => abort.abort(new LogLineError('Timeout', `the run did not finish within ${deps.settings.runTimeoutMs} ms`)), deps.settings.runTimeoutMs);
+  const onShutdown = () => abort.abort(new LogLineError('ShuttingDown', SHUTTING_DOWN));
+  if (deps.shutdown?.aborted) onShutdown();
+  else deps.shutdown?.addEventListener('abort', onShutdown, { once: true });
   let reply = '';
   let ttftMs: number | null = null;
   let inputTokens = 0;
@@ -217,6 +225,7 @@ export async function executeRun(deps: RunDependencies, job: RunJob): Promise<Ru
     outcome = { ...base(), status: 'error', answer: null, problems: [], error: describeFailure(failure), citations: [] };
   } finally {
     clearTimeout(deadline);
+    deps.shutdown?.removeEventListener('abort', onShutdown);
   }
   if (record) {
     try {

@@ -37,7 +37,10 @@ export interface RuntimeOptions {
 export interface HostedPromptRuntime extends PromptRuntime {
   /** Runs a job in this process to its end (the background of a local server, or the invocation a launcher started). */
   runJob(job: RunJob): Promise<unknown>;
-  /** Waits for the runs still going in this process (local server shutdown). */
+  /**
+   * Aborts the runs still going in this process (each ends in an `error` event and span,
+   * `ShuttingDown`) and waits until they have been recorded (local server shutdown).
+   */
   close(): Promise<void>;
 }
 
@@ -58,7 +61,8 @@ export function createPromptRuntime(options: RuntimeOptions): HostedPromptRuntim
       : noSink;
   const settings = settingsFromEnv(env);
   const running = new Set<Promise<unknown>>();
-  const runJob = (job: RunJob) => executeRun({ ledger: options.ledger, model, events, memory: options.memory, settings }, job);
+  const shutdown = new AbortController();
+  const runJob = (job: RunJob) => executeRun({ ledger: options.ledger, model, events, memory: options.memory, settings, shutdown: shutdown.signal }, job);
   return {
     model,
     events,
@@ -71,6 +75,9 @@ export function createPromptRuntime(options: RuntimeOptions): HostedPromptRuntim
           running.add(run);
         },
     runJob,
-    close: async () => void (await Promise.allSettled([...running])),
+    close: async () => {
+      shutdown.abort();
+      await Promise.allSettled([...running]);
+    },
   };
 }

@@ -179,13 +179,12 @@ describe('runPrompt over a real socket', () => {
 
   test('a run id is used once; a run needs a variant or family', async () => {
     const runId = randomUUID();
+    const events = await subscribeRun(api, auth.alice!, runId);
     await gql(api, auth.alice!, RUN, { input: { runId, family: 'assistant', userInput: 'one', useMemory: false } });
-    // once the first run is recorded, the id is refused
-    for (let i = 0; i < 100; i++) {
-      const { body } = await api.request(auth.alice!, SPAN, { id: runId });
-      if ((body.data?.span as unknown) !== null) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    // once the first run is recorded (its span is written before the final event), the id is refused
+    await events.final();
+    events.close();
+    expect((await gql<{ span: { id: string } | null }>(api, auth.alice!, SPAN, { id: runId })).span).toMatchObject({ id: runId });
     const again = await api.request(auth.alice!, RUN, { input: { runId, family: 'assistant', userInput: 'two' } });
     expect(again.body.errors?.[0]?.message).toContain('input.runId');
     const neither = await api.request(auth.alice!, RUN, { input: { userInput: 'three' } });

@@ -15,7 +15,7 @@ const suffix = randomBytes(3).toString('hex');
 const SPAN = `query S($id: ID!) { span(id: $id) { status model provider compiledHash confidence inputTokens outputTokens latencyMs ttftMs traceId error output metadata } }`;
 
 beforeAll(async () => {
-  const env = { ...process.env, LOGLINEOS_MODEL_PROVIDER: 'bedrock', LOGLINEOS_MODEL_ID: 'anthropic.claude-test-v1:0', AWS_REGION: 'us-east-1', LOGLINEOS_MODEL_MAX_ATTEMPTS: '3' };
+  const env = { ...process.env, LOGLINEOS_MODEL_PROVIDER: 'bedrock', LOGLINEOS_MODEL_ID: 'anthropic.claude-test-v1:0', AWS_REGION: 'us-east-1', LOGLINEOS_MODEL_MAX_ATTEMPTS: '3', LOGLINEOS_PROMPT_RUN_TIMEOUT_MS: '15000' };
   const server = await startTestServer({ apiKey: 'da2-test', keepAliveMs: 1000, env });
   api = {
     ...server,
@@ -124,14 +124,18 @@ describe('runs on Bedrock', () => {
     });
     const runId = randomUUID();
     const subscriber = await subscribeRun(api, alice, runId);
-    // when alice starts a run
-    const started = await gql<{ runPrompt: { runId: string } }>(api, alice, RUN, { input: { runId, family: 'assistant', userInput: 'Go slowly.', useMemory: false } });
-    // then she has the id and the first chunk, and no final event yet
-    expect(started.runPrompt.runId).toBe(runId);
-    await subscriber.client.next((frame) => frame.type === 'data');
-    expect(subscriber.events().map((event) => event.kind)).toEqual(['chunk']);
+    try {
+      // when alice starts a run
+      const started = await gql<{ runPrompt: { runId: string } }>(api, alice, RUN, { input: { runId, family: 'assistant', userInput: 'Go slowly.', useMemory: false } });
+      // then she has the id and the first chunk, and no final event yet
+      expect(started.runPrompt.runId).toBe(runId);
+      await subscriber.client.next((frame) => frame.type === 'data');
+      expect(subscriber.events().map((event) => event.kind)).toEqual(['chunk']);
+    } finally {
+      // the model goes on even when a check above failed, so the run never outlives the test
+      release();
+    }
     // and once the model goes on, the run ends with the whole answer
-    release();
     expect(JSON.parse((await subscriber.final()).result!)).toMatchObject({ status: 'complete', answer: { text: 'Slow answer.' } });
     subscriber.close();
   });
