@@ -74,7 +74,7 @@ describe('evaluatePrompt', () => {
 });
 
 describe('selectVariant', () => {
-  test('the bandit picks the variant with the better history, and runs by family use it', async () => {
+  test("the bandit scores the tenant's runs (every user's, by variant id), picks the better history, and runs by family use it", async () => {
     // given a family of three variants: v1 and v2 with a history, v3 new
     const family = `bandit-${suffix}`;
     const block = await gql<{ createPromptBlock: { id: string } }>(api, alice, `mutation { createPromptBlock(input: { name: "b", text: "Be exact." }) { id } }`);
@@ -86,18 +86,25 @@ describe('selectVariant', () => {
     // and, before any selection, a run by family uses the newest variant
     const before = await gql<{ runPrompt: { variant: string } }>(api, alice, RUN, { input: { family, userInput: 'x', useMemory: false } });
     expect(before.runPrompt.variant).toBe(`${family}@v3`);
-    // and a crafted history: v1 confident and clean, v2 unsure and often failing
+    // and a crafted history of private runs: v1 confident and clean (run by bob, alice's colleague),
+    // v2 unsure and often failing (run by alice)
+    const bob = { Authorization: await api.token(`bob-${suffix}`, `acme-${suffix}`) };
+    const gary = { Authorization: await api.token(`gary-${suffix}`, `globex-${suffix}`) };
     const runs = [
-      ...Array.from({ length: 6 }, () => ({ variant: 'v1', status: 'complete', confidence: 0.9 })),
-      ...Array.from({ length: 3 }, () => ({ variant: 'v2', status: 'complete', confidence: 0.5 })),
-      ...Array.from({ length: 3 }, () => ({ variant: 'v2', status: 'error', confidence: null })),
+      ...Array.from({ length: 6 }, () => ({ by: bob, variant: 'v1', status: 'complete', confidence: 0.9 })),
+      ...Array.from({ length: 3 }, () => ({ by: alice, variant: 'v2', status: 'complete', confidence: 0.5 })),
+      ...Array.from({ length: 3 }, () => ({ by: alice, variant: 'v2', status: 'error', confidence: null })),
     ];
-    for (const r of runs) {
-      await gql(api, alice, APPEND, { input: { entityType: 'prompt_run', who: 'user:alice', did: 'ran', this: `${family}@${r.variant}`, variant: `${family}@${r.variant}`, promptFamily: family, status: r.status, confidence: r.confidence } });
-    }
+    const append = (by: Record<string, string>, input: Record<string, unknown>) =>
+      gql(api, by, APPEND, { input: { entityType: 'prompt_run', who: 'user:x', did: 'ran', promptFamily: family, visibility: 'private', ...input } });
+    for (const r of runs) await append(r.by, { this: `${family}@${r.variant}`, variant: `${family}@${r.variant}`, parentId: variants[r.variant], status: r.status, confidence: r.confidence });
+    // and runs that must not count: another tenant's perfect runs of v2 (even public), and a run that
+    // names v1 without its id
+    for (let i = 0; i < 5; i++) await append(gary, { this: `${family}@v2`, variant: `${family}@v2`, parentId: variants.v2, status: 'complete', confidence: 1, visibility: 'public' });
+    await append(alice, { this: `${family}@v1`, variant: `${family}@v1`, status: 'error', confidence: null });
     // when the family's variant is selected
     const { selectVariant } = await gql<{ selectVariant: { winner: { id: string; name: string }; scores: { variant: string; runs: number; avgConfidence: number; errorRate: number; score: number }[] } }>(api, alice, SELECT, { family, windowDays: 7 });
-    // then v1 wins on the SPEC's score, and v3 keeps its exploration bonus
+    // then v1 wins on the SPEC's score over the tenant's runs by variant id, and v3 keeps its exploration bonus
     expect(selectVariant.winner).toEqual({ id: variants.v1, name: `${family}@v1` });
     const score = Object.fromEntries(selectVariant.scores.map((s) => [s.variant.split('@')[1], s]));
     expect(score.v1).toMatchObject({ runs: 6, errorRate: 0 });
