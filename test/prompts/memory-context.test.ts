@@ -26,12 +26,14 @@ async function remember(who: string, text: string, extra: Record<string, unknown
 describe('memory context', () => {
   test('cites the memories the caller may read, and only those', async () => {
     // given memories about the launch code word: alice's own, a colleague's shared with the tenant,
-    // a colleague's private one, a colleague's secret shared with the tenant, and another tenant's public one
+    // a colleague's private one, a colleague's secret shared with the tenant, another tenant's private
+    // one, and another tenant's public one
     const own = await remember('alice', `The launch code word is pelican ${suffix}.`);
     const shared = await remember('carol', `The launch code word for the whole team is heron ${suffix}.`, { visibility: 'tenant' });
     const privateToBob = await remember('bob', `The launch code word is osprey ${suffix}.`);
     const secret = await remember('carol', `The launch code word vault key is kestrel ${suffix}.`, { visibility: 'tenant', sensitivity: 'secret' });
     const otherTenant = await remember('gary', `The launch code word is condor ${suffix}.`);
+    const otherTenantPublic = await remember('gary', `The launch code word published by globex is albatross ${suffix}.`, { visibility: 'public' });
     // when alice runs a prompt with memory
     const runId = randomUUID();
     const subscriber = await subscribeRun(api, auth.alice!, runId);
@@ -45,6 +47,12 @@ describe('memory context', () => {
     expect(result.status).toBe('complete');
     expect(result.citations).toEqual(expect.arrayContaining([own, shared]));
     expect(result.answer.text).toContain(`[${own}]`);
+    // and another tenant's public memory may be context too, found by her search with scope public
+    expect(used).toContain(otherTenantPublic);
+    const search = await gql<{ searchMemories: { spanId: string; scope: string }[] }>(api, auth.alice!, `query Q($q: String!) { searchMemories(query: $q, topK: 20) { spanId scope } }`, {
+      q: `What is the launch code word ${suffix}?`,
+    });
+    expect(search.searchMemories.find((hit) => hit.spanId === otherTenantPublic)?.scope).toBe('public');
     // and nothing she may not read in clear reached the model
     for (const hidden of [privateToBob, secret, otherTenant]) expect(used).not.toContain(hidden);
     for (const word of ['osprey', 'kestrel', 'condor']) expect(result.answer.text).not.toContain(word);
