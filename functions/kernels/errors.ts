@@ -11,6 +11,7 @@ export type KernelRefusal =
   | 'KernelSignatureInvalid'
   | 'KernelBusy'
   | 'QuotaExceeded'
+  | 'RequestNotScheduled'
   | 'ManifestMissing';
 
 export class KernelError extends LogLineError {

@@ -112,6 +112,16 @@ async function runInSession(scope: RunScope, kernelId: string, input: JsonValue,
   const [lock] = await tx.query<{ locked: boolean }>("select pg_try_advisory_xact_lock(hashtextextended('kernels.function:' || $1 || ':' || $2, 0)) as locked", [kernel.id, lockScope]);
   if (!lock?.locked) return refused(scope, kernel, null, 'KernelBusy', `kernel ${name} is already running for your tenant; try again when that run has finished`, { kernelId });
 
+  // The request this run serves may have been served (or cancelled) since the worker read it: by
+  // another worker, or by a run earlier in the same pass. Its latest version, read under the
+  // function's lock as the ledger role, decides; anything but scheduled is skipped, not run again.
+  if (options.requestId !== undefined) {
+    const current = await requestStatus(tx, options.requestId);
+    if (current !== 'scheduled') {
+      return refused(scope, kernel, null, 'RequestNotScheduled', `request ${options.requestId} is no longer scheduled (${current ?? 'not found'}); it was not run again`, { kernelId, requestId: options.requestId });
+    }
+  }
+
   const core = isCoreKernel(scope, kernel);
   // An override is good for one run of its request: once any version of the request completed (or
   // failed), a re-scheduled version of it pays the quota like any run. Checked under the function's
@@ -184,6 +194,18 @@ async function waitForQuotaLock(tx: Queryable, key: string, waitMs: number): Pro
     await tx.query('rollback to savepoint kernel_quota');
     return null;
   }
+}
+
+/** The status of the request's latest version ('deleted' when that version deletes it), read as the ledger role. */
+async function requestStatus(tx: Queryable, requestId: string): Promise<string | null> {
+  return asLedger(tx, async (ledgerTx) => {
+    const [row] = await ledgerTx.query<{ status: string | null; is_deleted: boolean }>(
+      "select r.status, r.is_deleted from ledger.universal_registry r where r.id = $1 and r.entity_type = 'request' order by r.seq desc limit 1",
+      [requestId],
+    );
+    if (!row) return null;
+    return row.is_deleted ? 'deleted' : (row.status ?? 'no status');
+  });
 }
 
 /** Whether some version of the request is already complete or error (read as the ledger role: every version counts). */

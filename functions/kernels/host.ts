@@ -8,7 +8,12 @@ import { runKernelSql } from './sql-guard.ts';
 
 /** How deep core kernels may nest runs (run_code → function; policy_agent → run_code → function). */
 export const MAX_DEPTH = 3;
-const POLICY_TIMEOUT_MS = 1_000;
+
+/**
+ * A policy's on(span) gets a quarter of the manifest's run limit (2.5 s of the default 10 s): enough
+ * for a loaded machine, while one runaway policy cannot use up the policy_agent pass around it.
+ */
+export const policyTimeoutMs = (runTimeoutMs: number): number => Math.max(1, Math.floor(runTimeoutMs / 4));
 
 /** A nested run through the executor, in the same transaction (runFunction). */
 export type RunNested = (id: string, input: JsonValue, options: { requestId?: string; force: boolean }, depth: number) => Promise<{
@@ -68,7 +73,7 @@ export function hostFunctions(scope: RunScope, kernel: Span, core: CoreKernelNam
         input: span,
         env: { user: scope.caller.userId, tenant: scope.caller.tenantId },
         host: {},
-        limits: { timeoutMs: POLICY_TIMEOUT_MS, maxHostCalls: 0 },
+        limits: { timeoutMs: policyTimeoutMs(scope.manifest?.timeoutMs ?? 10_000), maxHostCalls: 0 },
       });
       if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
       return result.output;

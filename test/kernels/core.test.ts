@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CORE_KERNELS } from '../../functions/kernels/ids.ts';
 import { settled } from '../support/ledger.ts';
@@ -8,11 +9,20 @@ import { startKernelApi, type KernelTestApi } from './support.ts';
 
 let api: KernelTestApi;
 let frank: Record<string, string>;
+let admin: Record<string, string>;
 beforeAll(async () => {
   api = await startKernelApi();
   frank = await api.user('frank', 'coreco');
+  admin = await api.user('root', null, ['admin']);
+  // Generous limits for a loaded machine: 20 s a run, so 5 s for each policy's on(span).
+  await publish('timeoutMs: 20000');
 });
 afterAll(() => api.close());
+
+async function publish(input: string): Promise<void> {
+  const { errors } = await api.gql(admin, `mutation { publishManifest(input: { ${input} }) { seq } }`);
+  expect(errors).toBeUndefined();
+}
 
 const ECHO = 'globalThis.default = async function main(ctx) { return { echoed: ctx.input, user: ctx.env.user }; };';
 
@@ -22,8 +32,8 @@ async function append(headers: Record<string, string>, input: Record<string, unk
   return data.appendSpan;
 }
 
-async function boot(name: keyof typeof CORE_KERNELS, input: unknown = {}) {
-  const run = await api.run(frank, CORE_KERNELS[name], input, 'bootKernel');
+async function boot(name: keyof typeof CORE_KERNELS, input: unknown = {}, headers = frank) {
+  const run = await api.run(headers, CORE_KERNELS[name], input, 'bootKernel');
   expect(run.errors).toBeUndefined();
   expect(run.data?.status).toBe('complete');
   return JSON.parse(run.data?.output ?? 'null') as Record<string, unknown>;
@@ -85,7 +95,89 @@ describe('observer and request_worker', () => {
   });
 });
 
+describe('observer and the daily quota', () => {
+  test('a tenant at its daily limit gets no requests: the output names the skipped functions and why', async () => {
+    // Given a tenant that has used its one execution of the day, and a scheduled function
+    const olga = await api.user('olga', 'fullco');
+    expect((await api.run(olga, (await api.define(olga, 'spent', ECHO)).id)).data?.status).toBe('complete');
+    const { id } = await api.define(olga, 'nightly_full', ECHO, { status: 'scheduled' });
+    await publish('perTenantDailyExecLimit: 1');
+    let full: Record<string, unknown>;
+    try {
+      // When the observer runs for it
+      full = await boot('observer', {}, olga);
+    } finally {
+      await publish('perTenantDailyExecLimit: 100');
+    }
+    // Then it requests nothing and says why
+    expect(full).toEqual({ scheduled: 0, requests: [], skipped: [id], reason: expect.stringMatching(/^QuotaExceeded: your tenant has used 1 of its 1 kernel executions today/) });
+    const [row] = await api.ledger.db.withOwner((tx) => tx.query<{ n: number }>("select count(*)::int as n from ledger.universal_registry where entity_type = 'request' and parent_id = $1", [id]));
+    expect(row?.n).toBe(0);
+    // And with room again, the next pass requests it
+    expect(await boot('observer', {}, olga)).toMatchObject({ scheduled: 1, skipped: [] });
+  });
+});
+
+describe('request_worker and requests served meanwhile', () => {
+  const executions = async (fn: string) =>
+    Number((await api.ledger.db.withOwner((tx) => tx.query<{ n: number }>("select count(*)::int as n from ledger.universal_registry where entity_type = 'execution' and parent_id = $1", [fn])))[0]?.n);
+
+  test('a request cancelled earlier in the same pass is skipped, not run again, and the pass completes', async () => {
+    // Given two scheduled requests whose function cancels the other one
+    const rita = await api.user('rita', 'cancelco');
+    const { id: fn } = await api.define(rita, 'cancel_other', `globalThis.default = async function main(ctx) {
+      await ctx.insertSpan({ id: ctx.input.other, seq: 1, entityType: 'request', did: 'cancelled', this: 'cancelled by its sibling', parentId: ctx.env.kernel_id, status: 'cancelled' });
+      return ctx.input.other;
+    };`);
+    const [a, b] = [randomUUID(), randomUUID()];
+    for (const [id, other] of [[a, b], [b, a]] as const) {
+      await append(rita, { id, entityType: 'request', who: 'user:rita', did: 'scheduled', this: 'sibling', parentId: fn, status: 'scheduled', input: JSON.stringify({ other }) });
+    }
+    // When one request_worker pass takes both
+    const worked = await boot('request_worker', {}, rita);
+    // Then the first ran and cancelled the second, which was skipped (re-read under the function's lock)
+    expect(worked.processed).toBe(2);
+    expect((worked.requests as { status: string }[]).map((r) => r.status)).toEqual(['complete', 'skipped']);
+    expect(await executions(fn)).toBe(1);
+    const statuses = await Promise.all([a, b].map(async (id) => (await latest(id))?.status));
+    expect(statuses.sort()).toEqual(['cancelled', 'complete']);
+  });
+
+  test('two request_worker runs racing for one request run it once, and neither fails', async () => {
+    const sam = await api.user('sam', 'raceco');
+    const { id: fn } = await api.define(sam, 'once', ECHO);
+    const request = await append(sam, { entityType: 'request', who: 'user:sam', did: 'scheduled', this: 'once', parentId: fn, status: 'scheduled', input: '{"n":1}' });
+    const runs = await Promise.all([1, 2].map(() => api.run(sam, CORE_KERNELS.request_worker, { request_id: request.id }, 'bootKernel')));
+    for (const run of runs) {
+      if (run.errors) expect(run.errors.map((e) => e.errorType)).toEqual(['KernelBusy']);
+      else expect(run.data?.status).toBe('complete');
+    }
+    expect(await executions(fn)).toBe(1);
+    expect(await latest(request.id)).toMatchObject({ seq: 1, status: 'complete', output: { echoed: { n: 1 } } });
+  });
+});
+
 describe('policy_agent', () => {
+  test("each policy's on(span) gets a quarter of the manifest's run limit", async () => {
+    // Given a policy that never returns for one span
+    const pia = await api.user('pia', 'spinco');
+    const policy = await append(pia, { entityType: 'policy', who: 'user:pia', did: 'defined', this: 'spinner', name: 'spinner', status: 'active', code: "function on(span) { if (span.this === 'spin') { for (;;) {} } return null; }" });
+    const spin = await append(pia, { entityType: 'note', who: 'user:pia', did: 'wrote', this: 'spin' });
+    await settled(api.ledger.db, spin.txId);
+    // When policy_agent runs under an 8 s run limit
+    await publish('timeoutMs: 8000');
+    let pass: Record<string, unknown>;
+    try {
+      pass = await boot('policy_agent', {}, pia);
+    } finally {
+      await publish('timeoutMs: 20000');
+    }
+    // Then that evaluation stopped at 2 s and became a policy_error; the pass itself completed
+    expect(pass.report).toEqual([expect.objectContaining({ policy: policy.id, errors: 1 })]);
+    const errors = await api.ledger.db.withOwner((tx) => tx.query<{ error: { message: string } }>("select error from ledger.universal_registry where entity_type = 'policy_error' and parent_id = $1", [policy.id]));
+    expect(errors.map((row) => row.error.message)).toEqual([expect.stringMatching(/^Timeout: .*time limit of 2000 ms/)]);
+  });
+
   test('evaluates on(span) over new spans: actions, policy_error on failure, and a cursor that advances', async () => {
     const { id: follow } = await api.define(frank, 'follow_up', ECHO);
     const policy = await append(frank, {

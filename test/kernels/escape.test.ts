@@ -9,16 +9,32 @@ import { startKernelApi, type KernelTestApi } from './support.ts';
 let api: KernelTestApi;
 let alice: Record<string, string>;
 let mallory: Record<string, string>;
+let admin: Record<string, string>;
 beforeAll(async () => {
   api = await startKernelApi();
   alice = await api.user('alice', 'acme');
   mallory = await api.user('mallory', 'evil');
-  const admin = await api.user('root', null, ['admin']);
-  // Short runs, so the runaway cases end quickly.
-  const published = await api.gql(admin, 'mutation { publishManifest(input: { timeoutMs: 1500 }) { timeoutMs } }');
-  expect(published.errors).toBeUndefined();
+  admin = await api.user('root', null, ['admin']);
 });
 afterAll(() => api.close());
+
+async function publishTimeout(timeoutMs: number): Promise<void> {
+  const published = await api.gql(admin, `mutation { publishManifest(input: { timeoutMs: ${timeoutMs} }) { timeoutMs } }`);
+  expect(published.errors).toBeUndefined();
+}
+
+/**
+ * Runs that must succeed get the manifest's usual limit (10 s: a loaded machine is slow); a runaway
+ * that can only end at the deadline gets a short one of its own, for that run alone.
+ */
+async function withShortTimeout<T>(fn: () => Promise<T>): Promise<T> {
+  await publishTimeout(1500);
+  try {
+    return await fn();
+  } finally {
+    await publishTimeout(10_000);
+  }
+}
 
 const kernel = (body: string) => `globalThis.default = async function main(ctx) { ${body} };`;
 
@@ -41,7 +57,7 @@ describe('a kernel cannot reach the host', () => {
   test.each([
     ['process', 'return process.pid;', /'?process'? is not defined/],
     ['require', "return require('node:fs').readFileSync('/etc/passwd', 'utf8');", /'?require'? is not defined/],
-    ['dynamic import', "const fs = await import('node:fs'); return String(fs);", /./],
+    ['dynamic import', "const fs = await import('node:fs'); return String(fs);", /^ReferenceError: could not load module 'node:fs'$/],
     ['globalThis host objects', 'return globalThis.process.mainModule.require("child_process");', /undefined|cannot read/i],
     ['the Function constructor', "return (function () {}).constructor('return process')().pid;", /constructor is disabled/],
     ['Function via an async function', "return (async function () {}).constructor('return 1')();", /constructor is disabled/],
@@ -69,13 +85,15 @@ describe('a kernel cannot reach the host', () => {
 
 describe('limits stop runaways', () => {
   test.each([
-    ['an infinite loop', 'while (true) {}', ['Timeout']],
-    ['an infinite async loop on the host', "for (;;) await ctx.sql('select 1 as one');", ['Timeout', 'HostCallLimit']],
-    ['a memory bomb', "const a = []; for (;;) a.push('x'.repeat(1 << 20) + a.length);", ['MemoryLimit', 'Timeout']],
-    ['deep recursion', 'function f(n) { return f(n + 1) + 1; } return f(0);', ['StackOverflow']],
-    ['a huge return value', "return 'x'.repeat(8 * 1024 * 1024);", ['OutputTooLarge', 'MemoryLimit']],
-  ])('%s', async (_case, body, codes) => {
-    const run = await runAs(alice, 'runaway', body);
+    // only the deadline stops it: a short limit for this run
+    ['an infinite loop', 'while (true) {}', ['Timeout'], true],
+    // the others hit their own limit long before the usual deadline
+    ['an infinite async loop on the host', "for (;;) await ctx.sql('select 1 as one');", ['Timeout', 'HostCallLimit'], false],
+    ['a memory bomb', "const a = []; for (;;) a.push('x'.repeat(1 << 20) + a.length);", ['MemoryLimit', 'Timeout'], false],
+    ['deep recursion', 'function f(n) { return f(n + 1) + 1; } return f(0);', ['StackOverflow'], false],
+    ['a huge return value', "return 'x'.repeat(8 * 1024 * 1024);", ['OutputTooLarge', 'MemoryLimit'], false],
+  ])('%s', async (_case, body, codes, short) => {
+    const run = short ? await withShortTimeout(() => runAs(alice, 'runaway', body)) : await runAs(alice, 'runaway', body);
     expect(run.status).toBe('error');
     expect(codes).toContain(errorOf(run).code);
     expect(errorOf(run).message).not.toBe('');

@@ -350,8 +350,9 @@ describe('the pool', () => {
         return inner.ok ? inner.output : inner.error.code;
       },
     };
-    // when the outer kernel calls it twice
-    const outer = await own.run({ code: kernel('return [await ctx.evaluate(1), await ctx.evaluate(2)];'), input: null, env, host });
+    // when the outer kernel calls it twice (each inner run may wait for a worker to start: the outer
+    // run's deadline covers those starts, so it gets a generous one)
+    const outer = await own.run({ code: kernel('return [await ctx.evaluate(1), await ctx.evaluate(2)];'), input: null, env, host, limits: { timeoutMs: 30_000 } });
     await own.close();
     // then both inner runs completed inside the outer one
     expect(outer).toMatchObject({ ok: true, output: [10, 20], hostCalls: 2 });

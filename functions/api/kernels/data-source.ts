@@ -7,8 +7,8 @@ import { requestStarter } from './request-runs.ts';
 import type { KernelsServices } from './services.ts';
 
 /**
- * The `kernels` data source: the executor with a warm sandbox pool. `LOGLINEOS_KERNEL_WORKERS` sizes
- * the pool (default 4; runs nested by the core kernels get pools of their own, made on first use). `LOGLINEOS_KERNEL_INTERVAL_MS`
+ * The `kernels` data source: the executor with a warm sandbox pool, started by the first run.
+ * `LOGLINEOS_KERNEL_WORKERS` sizes the pool (default 4; runs nested by the core kernels get pools of their own, made on first use). `LOGLINEOS_KERNEL_INTERVAL_MS`
  * > 0 runs observer, request_worker and policy_agent on that interval in this process (the local
  * server; on AWS an EventBridge schedule invokes functions/api/kernels.handler.ts's `scheduled`).
  */
@@ -16,7 +16,8 @@ export const KERNELS_DATA_SOURCE: DataSourceDefinition<KernelsServices> = {
   operations: KERNELS_OPERATIONS,
   services: async (base) => {
     const workers = Number(base.env.LOGLINEOS_KERNEL_WORKERS ?? 4);
-    const sandbox = createSandbox({ poolSize: Number.isInteger(workers) && workers > 0 ? workers : 4 });
+    // Made on the first run: a process (or test server) that never runs a kernel starts no worker.
+    const sandbox = lazySandbox(() => createSandbox({ poolSize: Number.isInteger(workers) && workers > 0 ? workers : 4 }));
     // Pools for nested runs, made on first use: depth 1 (a core kernel's runFunction / evaluatePolicy) and deeper.
     const nested = new Map<number, Sandbox>();
     const nestedSandbox = (depth: number): Sandbox => {
@@ -52,3 +53,23 @@ export const KERNELS_DATA_SOURCE: DataSourceDefinition<KernelsServices> = {
     };
   },
 };
+
+/**
+ * A sandbox whose pool `create` makes on the first run (and keeps warm from then on); closing one
+ * that never ran starts nothing.
+ */
+export function lazySandbox(create: () => Sandbox): Sandbox {
+  let pool: Sandbox | null = null;
+  let closed = false;
+  return {
+    run(request) {
+      if (closed) return Promise.resolve({ ok: false, error: { code: 'SandboxFailure', message: 'the sandbox is closed; create a new one' }, durationMs: 0, hostCalls: 0 });
+      pool ??= create();
+      return pool.run(request);
+    },
+    async close() {
+      closed = true;
+      await pool?.close();
+    },
+  };
+}

@@ -14,7 +14,8 @@ interface RequestRow {
  * request_worker: takes the caller's scheduled requests in order, runs each one's target through the
  * executor (which locks the target), and records the request's completion as a new version of the
  * request (status complete or error, the execution it produced). A request whose target is busy stays
- * scheduled for the next pass. Input: { request_id?, limit? }.
+ * scheduled for the next pass; one that is no longer scheduled when its target's lock is taken
+ * (served or cancelled meanwhile) is skipped. Input: { request_id?, limit? }.
  */
 defineKernel(async (ctx) => {
   const input = (ctx.input ?? {}) as { request_id?: string; limit?: number };
@@ -33,6 +34,11 @@ defineKernel(async (ctx) => {
     const result = await runFunction(request.parent_id, request.input, { requestId: request.id });
     if (result.status === 'refused' && result.error?.code === 'KernelBusy') {
       done.push({ request: request.id, status: 'busy' });
+      continue;
+    }
+    // Served or cancelled since it was read (checked by the executor under the target's lock): nothing ran.
+    if (result.status === 'refused' && result.error?.code === 'RequestNotScheduled') {
+      done.push({ request: request.id, status: 'skipped' });
       continue;
     }
     const status = result.status === 'complete' ? 'complete' : 'error';
