@@ -116,4 +116,27 @@ describe('selectVariant', () => {
     const after = await gql<{ runPrompt: { variant: string; variantId: string } }>(api, alice, RUN, { input: { family, userInput: 'x', useMemory: false } });
     expect(after.runPrompt).toEqual({ ...after.runPrompt, variant: `${family}@v1`, variantId: variants.v1 });
   });
+
+  test("a caller without a tenant is scored on their own runs only, never on other tenantless users' runs", async () => {
+    // given dave (no tenant) with a family of two variants, and his runs: v2 good
+    const family = `solo-${suffix}`;
+    const dave = { Authorization: await api.token(`dave-${suffix}`, null) };
+    const erin = { Authorization: await api.token(`erin-${suffix}`, null) };
+    const block = await gql<{ createPromptBlock: { id: string } }>(api, dave, `mutation { createPromptBlock(input: { name: "b", text: "Be brief." }) { id } }`);
+    const variants: Record<string, string> = {};
+    for (const version of ['v1', 'v2']) {
+      const made = await gql<{ createPromptVariant: { id: string } }>(api, dave, `mutation V($input: PromptVariantInput!) { createPromptVariant(input: $input) { id } }`, { input: { family, version, blockIds: [block.createPromptBlock.id] } });
+      variants[version] = made.createPromptVariant.id;
+    }
+    const append = (by: Record<string, string>, version: string, confidence: number) =>
+      gql(api, by, APPEND, { input: { entityType: 'prompt_run', who: 'user:x', did: 'ran', this: `${family}@${version}`, variant: `${family}@${version}`, parentId: variants[version], promptFamily: family, status: 'complete', confidence } });
+    for (let i = 0; i < 3; i++) await append(dave, 'v2', 0.9);
+    // and erin, another user without a tenant, with perfect runs naming dave's v1
+    for (let i = 0; i < 5; i++) await append(erin, 'v1', 1);
+    // when dave selects
+    const { selectVariant } = await gql<{ selectVariant: { winner: { id: string }; scores: { variant: string; runs: number }[] } }>(api, dave, SELECT, { family, windowDays: 7 });
+    // then only his runs count
+    expect(Object.fromEntries(selectVariant.scores.map((s) => [s.variant.split('@')[1], s.runs]))).toEqual({ v1: 0, v2: 3 });
+    expect(selectVariant.winner.id).toBe(variants.v2);
+  });
 });
