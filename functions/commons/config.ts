@@ -17,12 +17,24 @@ export interface Config {
   readonly tokenSecretHex?: string;
 }
 
+/**
+ * A whole-number setting from the environment: `fallback` when unset or empty, else a number within
+ * [min, max], or an error naming the variable, the value and the range (a bad setting stops start-up).
+ */
+export function intSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `of ${min} or more` : `from ${min} to ${max}`;
+    throw new Error(`${name} must be a whole number ${range}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = resolve(env.LOGLINEOS_DATA_DIR ?? '.data');
-  const pool = Number(env.DATABASE_POOL_SIZE ?? 10);
-  if (!Number.isInteger(pool) || pool < 1) {
-    throw new Error(`DATABASE_POOL_SIZE must be a whole number of 1 or more, got ${JSON.stringify(env.DATABASE_POOL_SIZE)}`);
-  }
+  const pool = intSetting(env, 'DATABASE_POOL_SIZE', 10);
   return {
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
     ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),

@@ -1,5 +1,6 @@
 import type { AppSyncIdentity } from './appsync.ts';
 import type { Identity } from './db/index.ts';
+import { ForbiddenError } from './errors.ts';
 
 /** The Cognito attribute that carries a user's tenant. */
 export const TENANT_CLAIM = 'custom:tenant_id';
@@ -26,6 +27,15 @@ export function identityFrom(identity: AppSyncIdentity): Identity | null {
     return { userId: user, tenantId: typeof context.tenantId === 'string' && context.tenantId !== '' ? context.tenantId : null, groups: [] };
   }
   return null;
+}
+
+/**
+ * The caller, or a Forbidden error saying what needs one: anonymous (API key) callers read public
+ * spans only. `what` names the action, as in "`what` needs a signed-in caller".
+ */
+export function requireSignedIn(identity: Identity | null, what: string): Identity {
+  if (!identity) throw new ForbiddenError(`${what} needs a signed-in caller; the API key reads public spans only`, { fix: 'Call with a user or app token.' });
+  return identity;
 }
 
 export const isAdmin = (identity: Identity | null): boolean => identity?.groups?.includes(ADMIN_GROUP) === true || identity?.groups?.includes('iam') === true;

@@ -11,6 +11,7 @@ import { coreKernelName, type CoreKernelName } from './ids.ts';
 import { checkKernelIntegrity } from './integrity.ts';
 import { manifestFromMetadata, readManifest, DEFAULT_MANIFEST_METADATA } from './manifest.ts';
 import { append, asLedger, checkInput, sandboxAt, type KernelServices, type RunScope } from './run-scope.ts';
+import { requireSignedIn } from '../commons/identity.ts';
 
 export { MAX_INPUT_BYTES, type KernelServices } from './run-scope.ts';
 
@@ -49,7 +50,7 @@ const MAX_OUTPUT_BYTES = 128 * 1024;
  * busy, over quota) is thrown as its errorType after the span recording it is committed.
  */
 export async function executeKernel(services: KernelServices, caller: Identity | null, kernelId: string, input: unknown, options: RunOptions = {}): Promise<KernelOutcome> {
-  if (!caller) throw new ForbiddenError('running a kernel needs a signed-in caller; the API key reads public spans only', { fix: 'Call with a user or app token.' });
+  caller = requireSignedIn(caller, 'running a kernel');
   if (typeof kernelId !== 'string' || !isUuid(kernelId)) throw new ValidationError('id', kernelId, 'must be a function span id (a UUID)', 'Send the id of a function span you can read.');
   const inputJson = checkInput(input);
   const traceId = randomUUID();

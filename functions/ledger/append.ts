@@ -7,6 +7,7 @@ import type { Ledger } from './ledger.ts';
 import { verifyDigestSignature, type Signer } from './signing.ts';
 import { SPAN_COLUMNS_SQL, spanFromRow, type Span } from './span.ts';
 import { MAX_SPAN_BYTES, validateSpanInput, type ValidatedSpanInput } from './validate.ts';
+import { requireSignedIn } from '../commons/identity.ts';
 
 const encoder = new TextEncoder();
 
@@ -36,7 +37,7 @@ interface Sealed {
  */
 export async function appendSpan(ledger: Ledger, identity: Identity | null, input: unknown): Promise<Span> {
   const validated = validateSpanInput(input);
-  const caller = requireCaller(identity);
+  const caller = requireSignedIn(identity, 'appending');
   const draft = withDefaults(caller, validated.fields);
   if (draft.seq === null) {
     // The next version of an existing id: its seq must be read first, in the same transaction.
@@ -57,16 +58,7 @@ export async function appendSpan(ledger: Ledger, identity: Identity | null, inpu
 /** Appends inside a transaction the caller already holds (kernels, multi-span writes). */
 export async function appendSpanInSession(tx: Queryable, identity: Identity | null, input: unknown, signer?: Signer): Promise<Span> {
   const validated = validateSpanInput(input);
-  return appendDraft(tx, withDefaults(requireCaller(identity), validated.fields), validated, signer);
-}
-
-function requireCaller(identity: Identity | null): Identity {
-  if (!identity) {
-    throw new ForbiddenError('appending needs a signed-in caller; anonymous (API key) callers can only read public spans', {
-      fix: 'Call with a user token.',
-    });
-  }
-  return identity;
+  return appendDraft(tx, withDefaults(requireSignedIn(identity, 'appending'), validated.fields), validated, signer);
 }
 
 async function appendDraft(tx: Queryable, draft: Record<string, unknown>, input: ValidatedSpanInput, signer?: Signer): Promise<Span> {

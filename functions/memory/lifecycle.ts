@@ -7,6 +7,7 @@ import { dropIndexRow, readMemories, readMemory, saltOf, sessionMemoryIds } from
 import { SESSION_TTL_SECONDS, isEncrypted, type MemoryServices, type MemoryView } from './types.ts';
 import { affectedBy } from './cache.ts';
 import { auditInput } from './upsert.ts';
+import { requireSignedIn } from '../commons/identity.ts';
 
 const REVIEWER_GROUPS = ['reviewer', 'admin'];
 
@@ -26,10 +27,7 @@ function requireId(id: string): string {
   return id.toLowerCase();
 }
 
-function requireCaller(identity: Identity | null): Identity {
-  if (!identity) throw new ForbiddenError('memories need a signed-in caller', { fix: 'Call with a user token.' });
-  return identity;
-}
+const requireCaller = (identity: Identity | null): Identity => requireSignedIn(identity, 'working with memories');
 
 /**
  * One memory as the caller may see it, or null (none, not theirs to read, forgotten or expired).

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Identity } from '../commons/db/index.ts';
-import { ForbiddenError } from '../commons/errors.ts';
 import { toMemoryView, memoryText } from './content.ts';
 import { exactCandidates, hnswCandidates, readMemories, textCandidates, type SearchFilters } from './store.ts';
 import { SCOPE_SCORES, type MemoryHit, type MemoryScope, type MemoryServices, type SearchRequest } from './types.ts';
 import { validateSearch } from './validate.ts';
+import { requireSignedIn } from '../commons/identity.ts';
 
 /** Reciprocal-rank fusion constant (Cormack et al. 2009): damps the weight of the very top ranks. */
 export const RRF_K = 60;
@@ -18,7 +18,7 @@ export const RRF_K = 60;
  *   score(d)     = scope weight (session 1.0, own 0.8, tenant 0.6, public 0.4) × relevance(d)
  */
 export async function searchMemories(services: MemoryServices, identity: Identity | null, request: SearchRequest): Promise<MemoryHit[]> {
-  if (!identity) throw new ForbiddenError('searching memories needs a signed-in caller', { fix: 'Call with a user token.' });
+  identity = requireSignedIn(identity, 'searching memories');
   const { memory, ledger } = services;
   const search = validateSearch(request, memory.embedder.dimensions);
   const vector = search.embedding ?? (await memory.embedder.embed(search.query));

@@ -7,6 +7,7 @@ import { DEFAULT_DIMENSIONS, bedrockEmbedder, localEmbedder, type Embedder } fro
 import { TenantKeys, kmsKeyWrapper, localKeyWrapper } from './keys.ts';
 import { embeddingColumn } from './store.ts';
 import type { MemoryServices } from './types.ts';
+import { intSetting } from '../commons/config.ts';
 
 export interface MemoryServiceOptions {
   /** SDK clients to use instead of new ones (tests mock the SDK; these are for other regions or credentials). */
@@ -28,14 +29,14 @@ export interface MemoryServiceOptions {
  */
 export async function createMemoryServices(base: Services, options: MemoryServiceOptions = {}): Promise<MemoryServices & { close(): Promise<void> }> {
   const env = base.env;
-  const dimensions = positiveInt(env, 'MEMORY_EMBEDDING_DIMENSIONS', DEFAULT_DIMENSIONS);
+  const dimensions = intSetting(env, 'MEMORY_EMBEDDING_DIMENSIONS', DEFAULT_DIMENSIONS);
   const embedder = makeEmbedder(env, dimensions, options);
   const wrapper = env.MEMORY_KMS_KEY_ID ? kmsKeyWrapper(env.MEMORY_KMS_KEY_ID, options.kms) : localKeyWrapper(resolve(env.LOGLINEOS_DATA_DIR ?? '.data'));
   const column = await embeddingColumn(base.ledger.db);
   const mode = env.MEMORY_VECTOR_SEARCH ?? 'auto';
   if (mode !== 'auto' && mode !== 'exact') throw new Error(`MEMORY_VECTOR_SEARCH must be auto or exact, got ${JSON.stringify(mode)}`);
   const cache = env.REDIS_URL
-    ? redisCache(env.REDIS_URL, { commandTimeoutMs: positiveInt(env, 'MEMORY_REDIS_COMMAND_TIMEOUT_MS', 300), readyTimeoutMs: positiveInt(env, 'MEMORY_REDIS_READY_TIMEOUT_MS', 1000) })
+    ? redisCache(env.REDIS_URL, { commandTimeoutMs: intSetting(env, 'MEMORY_REDIS_COMMAND_TIMEOUT_MS', 300), readyTimeoutMs: intSetting(env, 'MEMORY_REDIS_READY_TIMEOUT_MS', 1000) })
     : memoryLruCache();
   // Commands are not queued while connecting; wait briefly so the first requests can use the cache.
   await cache.ready();
@@ -49,8 +50,8 @@ export async function createMemoryServices(base: Services, options: MemoryServic
       vectorSearch: column === 'vector' && mode === 'auto' && dimensions === 1536 ? 'hnsw' : 'exact',
       embeddingColumn: column,
       minSimilarity: similarity(env),
-      efSearch: positiveInt(env, 'MEMORY_HNSW_EF_SEARCH', 100),
-      cacheSeconds: positiveInt(env, 'MEMORY_CACHE_SECONDS', 300),
+      efSearch: intSetting(env, 'MEMORY_HNSW_EF_SEARCH', 100),
+      cacheSeconds: intSetting(env, 'MEMORY_CACHE_SECONDS', 300),
     },
     close: () => cache.close(),
   };
@@ -69,13 +70,5 @@ function similarity(env: NodeJS.ProcessEnv): number {
   const raw = env.MEMORY_MIN_SIMILARITY;
   const value = raw === undefined || raw === '' ? 0.2 : Number(raw);
   if (!Number.isFinite(value) || value < -1 || value > 1) throw new Error(`MEMORY_MIN_SIMILARITY must be a number from -1 to 1, got ${JSON.stringify(raw)}`);
-  return value;
-}
-
-function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number of 1 or more, got ${JSON.stringify(raw)}`);
   return value;
 }

@@ -9,6 +9,7 @@ import { checkContract } from './contract.ts';
 import { readMemory, writeIndexRow } from './store.ts';
 import { isEncrypted, type MemoryServices, type MemoryView } from './types.ts';
 import { validateMemoryInput, type MemoryInput } from './validate.ts';
+import { requireSignedIn } from '../commons/identity.ts';
 
 /**
  * Remembers something for the caller (SPEC §5): the `memory` span, its index row and a
@@ -19,7 +20,7 @@ import { validateMemoryInput, type MemoryInput } from './validate.ts';
 export async function upsertMemory(services: MemoryServices, identity: Identity | null, input: MemoryInput, headers: Readonly<Record<string, string | undefined>> = {}): Promise<MemoryView> {
   const { memory, ledger } = services;
   const valid = validateMemoryInput(input, headers, memory.embedder.dimensions);
-  if (!identity) throw new ForbiddenError('remembering needs a signed-in caller', { fix: 'Call with a user token.' });
+  identity = requireSignedIn(identity, 'remembering');
   const encrypted = isEncrypted(valid.sensitivity);
   if (encrypted && valid.embedding && !valid.embedSensitive) {
     throw new ValidationError('embedding', 'a vector', `is not stored for ${valid.sensitivity} memories unless you opt in (a vector says something about the text)`, 'Leave embedding out, or send embedSensitive: true.');

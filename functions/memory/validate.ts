@@ -1,4 +1,5 @@
 import { LogLineError, ValidationError } from '../commons/errors.ts';
+import { isUuid } from '../ledger/index.ts';
 import { CONSENTS, LAYERS, MEMORY_TYPES, SENSITIVITIES, SESSION_TTL_SECONDS, isEncrypted, type Consent, type Layer, type SearchRequest } from './types.ts';
 
 /*
@@ -15,7 +16,6 @@ export const MAX_TOP_K = 100;
 export const MAX_CONTENT_BYTES = 64 * 1024;
 const TAG = /^[a-z0-9][a-z0-9_.:/-]{0,63}$/;
 const SESSION = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Consent is off: nothing was written. */
 export class MemoryDisabledError extends LogLineError {
@@ -160,7 +160,7 @@ function oneOf<T extends string>(field: string, value: unknown, allowed: readonl
 }
 
 function uuid(field: string, value: unknown): string {
-  if (typeof value !== 'string' || !UUID.test(value)) throw new ValidationError(field, value, 'must be a UUID', 'Send 8-4-4-4-12 hex digits.');
+  if (typeof value !== 'string' || !isUuid(value)) throw new ValidationError(field, value, 'must be a UUID', 'Send 8-4-4-4-12 hex digits.');
   return value.toLowerCase();
 }
 

@@ -1,9 +1,10 @@
 import type { Identity } from '../commons/db/index.ts';
-import { ForbiddenError, ValidationError } from '../commons/errors.ts';
+import { ValidationError } from '../commons/errors.ts';
 import { appendSpan, isUuid, type Ledger, type Span } from '../ledger/index.ts';
 import { SPAN_COLUMNS_SQL, spanFromRow } from '../ledger/span.ts';
 import { placeholdersOf } from './placeholders.ts';
 import type { PromptBlock } from './types.ts';
+import { requireSignedIn } from '../commons/identity.ts';
 
 export interface PromptBlockInput {
   /** A new version of this block when given; a new block otherwise. */
@@ -18,10 +19,7 @@ export interface PromptBlockInput {
 
 const MAX_BLOCK_CHARS = 20_000;
 
-export function requireCaller(identity: Identity | null): Identity {
-  if (!identity) throw new ForbiddenError('prompts need a signed-in caller; the API key reads public spans only', { fix: 'Call with a user or app token.' });
-  return identity;
-}
+export const requireCaller = (identity: Identity | null): Identity => requireSignedIn(identity, 'working with prompts');
 
 export function toPromptBlock(span: Span): PromptBlock {
   const content = (span.content ?? {}) as { text?: unknown };

@@ -1,3 +1,4 @@
+import { intSetting } from '../commons/config.ts';
 import { providerFromEnv, type ConfiguredModelProvider } from '../models/index.ts';
 import { lambdaLauncher } from './async-invoke.ts';
 import type { MemorySearch } from './context.ts';
@@ -8,18 +9,11 @@ import type { PromptRuntime, PromptSettings, RunJob } from './types.ts';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 
 export function settingsFromEnv(env: NodeJS.ProcessEnv): PromptSettings {
-  const number = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
-    return value;
-  };
   return {
-    maxContextTokens: number('LOGLINEOS_PROMPT_CONTEXT_TOKENS', 1500, 0, 100_000),
-    topK: number('LOGLINEOS_PROMPT_TOP_K', 8, 1, 50),
-    runTimeoutMs: number('LOGLINEOS_PROMPT_RUN_TIMEOUT_MS', 300_000, 1000, 900_000),
-    maxOutputTokens: number('LOGLINEOS_PROMPT_MAX_OUTPUT_TOKENS', 1024, 1, 64_000),
+    maxContextTokens: intSetting(env, 'LOGLINEOS_PROMPT_CONTEXT_TOKENS', 1500, 0, 100_000),
+    topK: intSetting(env, 'LOGLINEOS_PROMPT_TOP_K', 8, 1, 50),
+    runTimeoutMs: intSetting(env, 'LOGLINEOS_PROMPT_RUN_TIMEOUT_MS', 300_000, 1000, 900_000),
+    maxOutputTokens: intSetting(env, 'LOGLINEOS_PROMPT_MAX_OUTPUT_TOKENS', 1024, 1, 64_000),
   };
 }
 

@@ -1,6 +1,5 @@
 import type { AppSyncEvent } from '../../commons/appsync.ts';
-import { ForbiddenError } from '../../commons/errors.ts';
-import { identityFrom } from '../../commons/identity.ts';
+import { identityFrom, requireSignedIn } from '../../commons/identity.ts';
 import { publishCommitted } from '../../commons/publisher.ts';
 import { scheduleKernel as schedule } from '../../kernels/catalogue.ts';
 import type { KernelsServices } from './services.ts';
@@ -12,8 +11,7 @@ import { parseJsonArgument, tokenScopes, toGraphqlSpan } from './shape.ts';
  * invocation of the kernels Lambda (work after a Lambda's answer would be frozen).
  */
 export default async function scheduleKernel(event: AppSyncEvent<{ id: string; input?: string | null }>, services: KernelsServices) {
-  const caller = identityFrom(event.identity);
-  if (!caller) throw new ForbiddenError('scheduling a kernel needs a signed-in caller', { fix: 'Call with a user or app token.' });
+  const caller = requireSignedIn(identityFrom(event.identity), 'scheduling a kernel');
   const scopes = tokenScopes(event);
   const request = await schedule(services.ledger, caller, event.arguments.id, parseJsonArgument('input', event.arguments.input), scopes);
   await publishCommitted(services.publisher, request);
