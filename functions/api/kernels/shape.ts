@@ -1,22 +1,13 @@
 import type { AppSyncEvent } from '../../commons/appsync.ts';
-import { ValidationError } from '../../commons/errors.ts';
 import type { KernelOutcome } from '../../kernels/executor.ts';
 import type { Manifest } from '../../kernels/manifest.ts';
 import type { Span } from '../../ledger/index.ts';
-import { toGraphqlSpan } from '../ledger/shape.ts';
+import { parseAwsJson, toGraphqlSpan } from '../ledger/shape.ts';
 
 export { toGraphqlSpan };
 
-/** AWSJSON arrives as JSON text. */
-export function parseJsonArgument(field: string, value: unknown): unknown {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') return value;
-  try {
-    return JSON.parse(value) as unknown;
-  } catch {
-    throw new ValidationError(field, value, 'is not valid JSON', 'Send AWSJSON as a string holding one JSON value.');
-  }
-}
+/** An optional AWSJSON argument: null when left out. */
+export const parseJsonArgument = (field: string, value: unknown): unknown => (value === undefined || value === null ? null : parseAwsJson(field, value));
 
 /** An app token's scopes (the authorizer's resolverContext), or null for a signed-in user. */
 export function tokenScopes(event: AppSyncEvent<unknown>): string[] | null {

@@ -1,10 +1,11 @@
 import type { AppSyncEvent } from '../../commons/appsync.ts';
 import type { Identity } from '../../commons/db/database.ts';
-import { ForbiddenError, ValidationError } from '../../commons/errors.ts';
+import { ForbiddenError } from '../../commons/errors.ts';
 import { identityFrom } from '../../commons/identity.ts';
 import type { AccessContext, IssuedToken } from '../../access/tokens.ts';
 import type { Span } from '../../ledger/index.ts';
 import type { Services } from '../handler.ts';
+import { parseAwsJson } from './shape.ts';
 
 /** App and token management is for signed-in users; an API token cannot mint or revoke tokens. */
 export function signedInUser(event: AppSyncEvent<unknown>): Identity {
@@ -43,12 +44,7 @@ export const toIssued = (issued: IssuedToken) => ({ token: issued.token, record:
 
 /** AppInput.slo arrives as AWSJSON text. */
 export function appInput(input: Record<string, unknown>): Record<string, unknown> {
-  if (typeof input.slo !== 'string') return input;
-  try {
-    return { ...input, slo: JSON.parse(input.slo) as unknown };
-  } catch {
-    throw new ValidationError('slo', input.slo, 'is not valid JSON', 'Send the SLO as a JSON object, e.g. {"latencyMs": 500}.');
-  }
+  return typeof input.slo === 'string' ? { ...input, slo: parseAwsJson('slo', input.slo) } : input;
 }
 
 export const toDevice = (span: Span) => ({
