@@ -15,6 +15,8 @@ export interface Config {
   readonly signing: boolean;
   /** Hex secret that keys API token hashes (32 bytes or more); unset means a key file in `dataDir`. */
   readonly tokenSecretHex?: string;
+  /** Group-commit transactions in flight at once; unset: the ledger's default for the backend. */
+  readonly appendGroups?: number;
 }
 
 /**
@@ -40,6 +42,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
     ...(env.LOGLINEOS_SIGNING_KEY ? { signingKeyHex: env.LOGLINEOS_SIGNING_KEY.trim().toLowerCase() } : {}),
     ...(env.LOGLINEOS_TOKEN_SECRET ? { tokenSecretHex: env.LOGLINEOS_TOKEN_SECRET.trim().toLowerCase() } : {}),
+    ...(env.LOGLINEOS_APPEND_GROUPS ? { appendGroups: intSetting(env, 'LOGLINEOS_APPEND_GROUPS', 2, 1, 64) } : {}),
     databasePoolSize: pool,
     dataDir,
     signing: env.LOGLINEOS_SIGNING !== 'off',

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { asDatabaseFailure, type Identity, type Queryable, type Statement } from '../commons/db/database.ts';
+import { asDatabaseFailure, type Identity, type Queryable } from '../commons/db/database.ts';
 import { ConflictError, ForbiddenError, SignatureError, ValidationError } from '../commons/errors.ts';
 import { canonicalString, blake3Hex } from './canonical.ts';
 import { COLUMNS, camelCase } from './columns.ts';
@@ -7,33 +7,29 @@ import type { Ledger } from './ledger.ts';
 import { verifyDigestSignature, type Signer } from './signing.ts';
 import { SPAN_COLUMNS_SQL, spanFromRow, type Span } from './span.ts';
 import { MAX_SPAN_BYTES, validateSpanInput, type ValidatedSpanInput } from './validate.ts';
+import { committerFor, insertRowsStatement } from './group-commit.ts';
 import { requireSignedIn } from '../commons/identity.ts';
 
 const encoder = new TextEncoder();
 
 // Everything a caller may send, plus the proof columns; the chain columns are filled by the database.
-const INSERT_COLUMNS = COLUMNS.filter((col) => col.origin !== 'ledger');
-// Only what the database assigned comes back; the rest is what was sent, already normalised.
-const LEDGER_COLUMNS = COLUMNS.filter((col) => col.origin === 'ledger');
-const INSERT_FIELDS = INSERT_COLUMNS.map((col) => ({ column: col.name, field: camelCase(col.name), jsonb: col.type === 'jsonb' }));
-const INSERT_SQL = `insert into ledger.universal_registry as r (${INSERT_COLUMNS.map((col) => (col.name === 'this' ? '"this"' : col.name)).join(', ')})
-values (${INSERT_COLUMNS.map((_, index) => `$${index + 1}`).join(', ')})
-on conflict (id, seq) do nothing
-returning ${LEDGER_COLUMNS.map((col) => `r.${col.name}`).join(', ')}`;
+const INSERT_FIELDS = COLUMNS.filter((col) => col.origin !== 'ledger').map((col) => ({ column: col.name, field: camelCase(col.name) }));
+const DRAFT_FIELDS = INSERT_FIELDS.map(({ field }) => field).filter((field) => field !== 'currHash' && field !== 'signature');
 const SELECT_VERSION_SQL = `select ${SPAN_COLUMNS_SQL} from ledger.universal_registry r where r.id = $1 and r.seq = $2`;
 const NEXT_SEQ_SQL = 'select coalesce(max(seq) + 1, 0) as next from ledger.universal_registry where id = $1';
 
 interface Sealed {
-  readonly span: Record<string, unknown>;
   readonly currHash: string;
   readonly signature: string | null;
+  /** The insert columns that are not null, snake_case, as `insertRowsStatement` takes them. */
+  readonly row: Record<string, unknown>;
 }
 
 /**
- * Appends one span as `identity`, in its own transaction. Everything but the insert itself
- * (validation, defaults, hash, signature) happens before a connection is taken, and the insert
- * travels with its begin and commit in one round trip, so a chain's lock is held only while the
- * database works.
+ * Appends one span as `identity`. Everything but the insert itself (validation, defaults, hash,
+ * signature) happens before a connection is taken; the insert joins its chain's next group commit
+ * (group-commit.ts), whose statements travel with their begin and commit in one round trip, so a
+ * chain's lock is held only while the database works.
  */
 export async function appendSpan(ledger: Ledger, identity: Identity | null, input: unknown): Promise<Span> {
   const validated = validateSpanInput(input);
@@ -44,13 +40,12 @@ export async function appendSpan(ledger: Ledger, identity: Identity | null, inpu
     return ledger.db.withSession(caller, (tx) => appendDraft(tx, draft, validated, ledger.signer));
   }
   const sealed = seal(draft, validated, ledger.signer);
-  let rows: Record<string, unknown>[];
+  let inserted: Record<string, unknown> | null;
   try {
-    [rows = []] = await ledger.db.runStatements(caller, [insertStatement(sealed)]);
+    inserted = await committerFor(ledger.db, ledger.appendGroups ? { maxGroups: ledger.appendGroups } : {}).submit({ chainKey: String(draft.tenantId ?? ''), identity: caller, row: sealed.row });
   } catch (error) {
     throw translateFailure(error, draft);
   }
-  const inserted = rows[0];
   if (inserted) return storedSpan(sealed, inserted);
   return ledger.db.withSession(caller, (tx) => resolveRetry(tx, draft, validated, ledger.signer, sealed));
 }
@@ -67,7 +62,7 @@ async function appendDraft(tx: Queryable, draft: Record<string, unknown>, input:
     draft.seq = Number(row?.next ?? 0);
   }
   const sealed = seal(draft, input, signer);
-  const statement = insertStatement(sealed);
+  const statement = insertRowsStatement([sealed.row]);
   let rows: Record<string, unknown>[];
   try {
     rows = await tx.query(statement.text, statement.params);
@@ -81,18 +76,13 @@ async function appendDraft(tx: Queryable, draft: Record<string, unknown>, input:
 
 /** The stored span: what was sent (validated, so stored unchanged) plus what the database assigned. */
 function storedSpan(sealed: Sealed, assigned: Record<string, unknown>): Span {
-  const row: Record<string, unknown> = { ...assigned };
-  for (const { field, column } of INSERT_FIELDS) row[column] = field === 'currHash' ? sealed.currHash : field === 'signature' ? sealed.signature : sealed.span[field] ?? null;
-  return spanFromRow(row);
-}
-
-function insertStatement(sealed: Sealed): Statement {
-  return { text: INSERT_SQL, params: INSERT_FIELDS.map(({ field, jsonb }) => toParam(sealed, field, jsonb)) };
+  // The row has been sent; it is completed in place rather than copied (this runs for every append).
+  return spanFromRow(Object.assign(sealed.row, assigned));
 }
 
 function withDefaults(identity: Identity, fields: Record<string, unknown>): Record<string, unknown> {
   const draft: Record<string, unknown> = {};
-  for (const col of INSERT_COLUMNS) draft[camelCase(col.name)] = null;
+  for (const field of DRAFT_FIELDS) draft[field] = null;
   Object.assign(draft, fields);
 
   if (draft.ownerId === null) draft.ownerId = identity.userId;
@@ -143,17 +133,19 @@ function seal(draft: Record<string, unknown>, input: ValidatedSpanInput, signer?
         currHash,
       });
     }
-    return { span, currHash, signature: input.signature };
+    return { currHash, signature: input.signature, row: insertRow(span, currHash, input.signature) };
   }
-  return { span, currHash, signature: serverSigns ? signer.sign(currHash) : null };
+  const signature = serverSigns ? signer.sign(currHash) : null;
+  return { currHash, signature, row: insertRow(span, currHash, signature) };
 }
 
-function toParam(sealed: Sealed, field: string, jsonb: boolean): unknown {
-  if (field === 'currHash') return sealed.currHash;
-  if (field === 'signature') return sealed.signature;
-  const value = sealed.span[field];
-  if (value === null || value === undefined) return null;
-  return jsonb ? JSON.stringify(value) : value;
+function insertRow(span: Record<string, unknown>, currHash: string, signature: string | null): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
+  for (const { column, field } of INSERT_FIELDS) {
+    const value = field === 'currHash' ? currHash : field === 'signature' ? signature : span[field];
+    if (value !== null && value !== undefined) row[column] = value;
+  }
+  return row;
 }
 
 /**

@@ -25,9 +25,29 @@ export function canonicalObject(span: Readonly<Record<string, unknown>>): Record
   return out;
 }
 
+// JCS orders keys by UTF-16 code units; the column names are ASCII, so this order is fixed once.
+const HASHED_IN_ORDER = [...HASHED].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([column, field]) => [`${JSON.stringify(column)}:`, field] as const);
+
+/**
+ * The same text as `canonicalize(canonicalObject(span))`, without building the object or sorting
+ * its keys per span: the top level is the fixed column order, and only nested values (jsonb,
+ * arrays) go through the JCS library. Strings, booleans and finite numbers serialize in JCS exactly
+ * as JSON.stringify does (RFC 8785 §3.2.2 defers to ECMAScript). The test vectors pin the result.
+ */
 export function canonicalString(span: Readonly<Record<string, unknown>>): string {
-  const text = canonicalize(canonicalObject(span));
-  if (text === undefined) throw new Error('a span always has a canonical form');
+  let text = '{';
+  for (const [key, field] of HASHED_IN_ORDER) {
+    const value = span[field];
+    if (value === null || value === undefined) continue;
+    text += (text.length === 1 ? key : `,${key}`) + canonicalValue(value);
+  }
+  return `${text}}`;
+}
+
+function canonicalValue(value: unknown): string {
+  if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) return JSON.stringify(value);
+  const text = canonicalize(value);
+  if (text === undefined) throw new Error(`a span field has no canonical form: ${typeof value}`);
   return text;
 }
 

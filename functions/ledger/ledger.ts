@@ -5,4 +5,9 @@ import type { Signer } from './signing.ts';
 export interface Ledger {
   readonly db: Database;
   readonly signer?: Signer;
+  /**
+   * Group-commit transactions in flight at once (LOGLINEOS_APPEND_GROUPS). The first append on a
+   * database fixes it for that database. Default: 1 on PGlite (one session), 2 on PostgreSQL.
+   */
+  readonly appendGroups?: number;
 }

@@ -44,7 +44,8 @@ export interface Database {
   /**
    * The statements as one transaction as the caller, sent together: on PostgreSQL, begin, the caller,
    * every statement and commit travel in one round trip (pipelining). The first failure rolls the
-   * whole transaction back and is thrown. Returns each statement's rows.
+   * whole transaction back and is thrown as a `StatementFailed` naming the statement. Returns each
+   * statement's rows.
    */
   runStatements(identity: Identity | null, statements: readonly Statement[]): Promise<Row[][]>;
   /** One transaction as the ledger role: reads every row, writes none (verification, linking). */
@@ -65,6 +66,17 @@ export function identityParams(role: string, identity: Identity | null): string[
   return [role, identity?.userId ?? '', identity?.tenantId ?? ''];
 }
 
+/** A statement of `runStatements` failed: which one, and the driver's error as `cause`. */
+export class StatementFailed extends Error {
+  constructor(
+    readonly index: number,
+    override readonly cause: unknown,
+  ) {
+    super(`statement ${index} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'StatementFailed';
+  }
+}
+
 /** The SQLSTATE and details of a failed statement, the same shape from both backends. */
 export interface DatabaseFailure {
   readonly code?: string;
@@ -73,7 +85,8 @@ export interface DatabaseFailure {
   readonly message: string;
 }
 
-export function asDatabaseFailure(error: unknown): DatabaseFailure | undefined {
+export function asDatabaseFailure(failure: unknown): DatabaseFailure | undefined {
+  const error = failure instanceof StatementFailed ? failure.cause : failure;
   if (typeof error !== 'object' || error === null || !('message' in error)) return undefined;
   const e = error as { code?: unknown; hint?: unknown; constraint?: unknown; message: unknown };
   if (typeof e.code !== 'string') return undefined;

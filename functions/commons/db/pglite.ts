@@ -5,6 +5,7 @@ import {
   API_ROLE,
   APPLY_IDENTITY_SQL,
   LEDGER_ROLE,
+  StatementFailed,
   identityParams,
   type Database,
   type Identity,
@@ -57,7 +58,13 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Database 
     runStatements: (identity, statements) =>
       inRole(API_ROLE, identity, async (tx) => {
         const results = [];
-        for (const statement of statements) results.push(await tx.query(statement.text, statement.params));
+        for (const [index, statement] of statements.entries()) {
+          try {
+            results.push(await tx.query(statement.text, statement.params));
+          } catch (error) {
+            throw new StatementFailed(index, error);
+          }
+        }
         return results;
       }),
     withLedger: (fn, options) => inRole(LEDGER_ROLE, null, fn, options),

@@ -3,6 +3,7 @@ import {
   API_ROLE,
   APPLY_IDENTITY_SQL,
   LEDGER_ROLE,
+  StatementFailed,
   identityParams,
   type Database,
   type Identity,
@@ -92,11 +93,15 @@ export function openPostgres(options: PostgresOptions): Database {
     const commit = client.query('commit');
     stream?.uncork();
     const settled = await Promise.allSettled([...sent, commit]);
-    const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    const failedAt = settled.findIndex((outcome) => outcome.status === 'rejected');
     let broken = false;
-    if (failed) broken = await rollback(client);
+    if (failedAt >= 0) broken = await rollback(client);
     client.release(broken);
-    if (failed) throw failed.reason;
+    if (failedAt >= 0) {
+      // begin, the caller and commit are not statements of the caller's; their failure is the transaction's.
+      const reason = (settled[failedAt] as PromiseRejectedResult).reason;
+      throw failedAt >= 2 && failedAt < 2 + statements.length ? new StatementFailed(failedAt - 2, reason) : reason;
+    }
     return settled.slice(2, 2 + statements.length).map((outcome) => (outcome as PromiseFulfilledResult<pg.QueryResult<Row>>).value.rows);
   };
 
