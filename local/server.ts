@@ -14,6 +14,8 @@ import { executeRequest, type DataSource, type ExecutionOutcome, type GraphqlReq
 import type { LocalIssuer } from './issuer.ts';
 import { RESOLVERS_DIR, loadResolvers } from './resolvers.ts';
 import { RealtimeHub } from './realtime.ts';
+import { DEFAULT_MAX_BUFFERED_BYTES } from './realtime-shard.ts';
+import { intSetting } from '../functions/commons/config.ts';
 import { SCHEMA_DIR, loadSchema } from './schema.ts';
 
 /** AppSync's limit on a request body. */
@@ -33,6 +35,16 @@ export interface LocalServerOptions {
   readonly iam?: readonly IamCredential[];
   /** Real-time keep-alive interval (AppSync sends `ka` about once a minute). */
   readonly keepAliveMs?: number;
+  /**
+   * Child processes that serve real-time (ws://) subscribers, so fan-out never shares the event loop
+   * of POST /graphql; 0 serves them in process. Default LOGLINEOS_FANOUT_WORKERS, else 2.
+   */
+  readonly fanoutWorkers?: number;
+  /**
+   * Bytes a real-time subscriber may leave unread before it is disconnected with a LimitExceededError
+   * frame. Default LOGLINEOS_REALTIME_MAX_BUFFERED_BYTES, else 1 MiB.
+   */
+  readonly realtimeMaxBufferedBytes?: number;
   /** Where the schema and the resolvers are read from (tests point these at copies). */
   readonly schemaDir?: string;
   readonly resolversDir?: string;
@@ -121,7 +133,13 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
   const auth: AuthConfig = { ...options, authorizer: (token) => authorizeToken(access, token, recordDecision) };
   let api: Promise<LocalApi> = buildApi(hosted, schemaDir, resolversDir);
   await api;
-  const realtime = new RealtimeHub(() => api, auth, options.keepAliveMs ? { keepAliveMs: options.keepAliveMs } : {});
+  const realtime = new RealtimeHub(() => api, auth, {
+    schemaDir,
+    resolversDir,
+    workers: options.fanoutWorkers ?? intSetting(services.env, 'LOGLINEOS_FANOUT_WORKERS', 2, 0, 64),
+    maxBufferedBytes: options.realtimeMaxBufferedBytes ?? intSetting(services.env, 'LOGLINEOS_REALTIME_MAX_BUFFERED_BYTES', DEFAULT_MAX_BUFFERED_BYTES, 1024),
+    ...(options.keepAliveMs ? { keepAliveMs: options.keepAliveMs } : {}),
+  });
   const afterMutation = (outcome: ExecutionOutcome) => {
     for (const result of outcome.mutationResults) realtime.publish(result.field, result.value);
     for (const request of outcome.invalidations) realtime.invalidate(request);
@@ -136,7 +154,10 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
     const reload = () => {
       api = buildApi(hosted, schemaDir, resolversDir);
       api.then(
-        () => console.log('reloaded schema and resolvers'),
+        () => {
+          realtime.reloaded();
+          console.log('reloaded schema and resolvers');
+        },
         (error: unknown) => console.error(`reload failed: ${error instanceof Error ? error.message : String(error)}`),
       );
     };
@@ -208,12 +229,12 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
     listenTls: (port, tls, host = '127.0.0.1') => {
       const secure = createHttpsServer({ key: tls.key, cert: tls.cert }, onRequest);
       servers.push(secure);
-      realtime.attach(secure);
+      realtime.attach(secure, 'tls');
       return listenOn(secure, 'https', port, host);
     },
     close: async () => {
       for (const watcher of watchers) watcher.close();
-      realtime.close();
+      await realtime.close();
       await Promise.all(
         servers.map((target) => {
           target.closeAllConnections();
