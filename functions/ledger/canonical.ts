@@ -45,6 +45,8 @@ export function canonicalString(span: Readonly<Record<string, unknown>>): string
 }
 
 function canonicalValue(value: unknown): string {
+  // RFC 8785 §3.2.2.2: text must be valid Unicode; the library refuses a lone surrogate, and so does this.
+  if (typeof value === 'string' && !value.isWellFormed()) throw new Error('Lone surrogate is not allowed');
   if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) return JSON.stringify(value);
   const text = canonicalize(value);
   if (text === undefined) throw new Error(`a span field has no canonical form: ${typeof value}`);

@@ -15,7 +15,7 @@ export interface TestLedger extends Ledger {
 }
 
 /** A fresh, migrated database of the configured backend, private to the caller. */
-export async function openTestDatabase(): Promise<{ db: Database; close(): Promise<void> }> {
+export async function openTestDatabase(): Promise<{ db: Database; close(): Promise<void>; /** PostgreSQL: its connection string. */ url?: string }> {
   const template = inject('template');
   if (backend === 'pglite') {
     const db = await openPglite({ loadDataDir: new Blob([readFileSync(template)]) });
@@ -27,6 +27,7 @@ export async function openTestDatabase(): Promise<{ db: Database; close(): Promi
   const db = openPostgres({ connectionString: databaseUrl(url, name), max: 12 });
   return {
     db,
+    url: databaseUrl(url, name),
     close: async () => {
       await db.close();
       await dropDatabase(url, name);
