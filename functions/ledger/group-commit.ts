@@ -107,8 +107,7 @@ export class GroupCommitter {
     private readonly db: Database,
     options: GroupCommitOptions = {},
   ) {
-    // PGlite is one session: a second transaction would only queue behind the first. On PostgreSQL,
-    // fewer, larger groups beat many small ones while the database has few cores (docs/performance.md).
+    // PGlite is one session: a second transaction would only queue behind the first.
     this.maxGroups = options.maxGroups ?? (db.backend === 'pglite' ? 1 : 2);
     this.maxSpans = options.maxSpans ?? 256;
   }
@@ -141,7 +140,7 @@ export class GroupCommitter {
 
   private flush(): void {
     while (this.inFlight < this.maxGroups) {
-      const group = this.takeGroup(this.maxGroups - this.inFlight);
+      const group = this.takeGroup();
       if (group.length === 0) return;
       // A chain is in at most one group at a time: its next spans wait for this one's commit.
       const chains = new Set(group.map((waiter) => waiter.chainKey));
@@ -156,21 +155,19 @@ export class GroupCommitter {
   }
 
   /**
-   * The next group: the waiting spans of some idle chains. The ready chains are spread over the free
-   * transaction slots, so that several groups are in flight and the database's cores all work.
+   * The next group: the waiting spans of every idle chain, up to the group's size. Every commit pays
+   * for one flush of the write-ahead log (~0.5 ms of the database's CPU here, docs/performance.md),
+   * so one large group beats several small ones; a second group forms only from chains that became
+   * ready while the first is in flight, so one slow chain (waiting on a lock another process holds)
+   * does not hold the others back.
    */
-  private takeGroup(freeSlots: number): Waiter[] {
-    let ready = 0;
-    for (const chain of this.waiting.keys()) if (!this.busy.has(chain)) ready += 1;
-    const chainsPerGroup = Math.ceil(ready / freeSlots);
+  private takeGroup(): Waiter[] {
     const group: Waiter[] = [];
-    let chains = 0;
     for (const [chain, queue] of this.waiting) {
       if (this.busy.has(chain)) continue;
       const room = this.maxSpans - group.length;
-      if (room <= 0 || chains === chainsPerGroup) break;
+      if (room <= 0) break;
       group.push(...queue.splice(0, room));
-      chains += 1;
       if (queue.length === 0) this.waiting.delete(chain);
     }
     // Sorting by chain (stable, so arrival order holds within a chain) fixes the lock order.
