@@ -17,6 +17,8 @@ export interface Config {
   readonly tokenSecretHex?: string;
   /** Group-commit transactions in flight at once; unset: the ledger's default for the backend. */
   readonly appendGroups?: number;
+  /** The name of the Merkle logs in their checkpoints (LOGLINEOS_LOG_ORIGIN). */
+  readonly logOrigin?: string;
 }
 
 /**
@@ -43,6 +45,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(env.LOGLINEOS_SIGNING_KEY ? { signingKeyHex: env.LOGLINEOS_SIGNING_KEY.trim().toLowerCase() } : {}),
     ...(env.LOGLINEOS_TOKEN_SECRET ? { tokenSecretHex: env.LOGLINEOS_TOKEN_SECRET.trim().toLowerCase() } : {}),
     ...(env.LOGLINEOS_APPEND_GROUPS ? { appendGroups: intSetting(env, 'LOGLINEOS_APPEND_GROUPS', 2, 1, 64) } : {}),
+    ...(env.LOGLINEOS_LOG_ORIGIN ? { logOrigin: env.LOGLINEOS_LOG_ORIGIN } : {}),
     databasePoolSize: pool,
     dataDir,
     signing: env.LOGLINEOS_SIGNING !== 'off',

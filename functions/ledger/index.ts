@@ -11,3 +11,5 @@ export { loadOrCreateKeyFile, signerFromSeed, verifyDigestSignature, type Signer
 export { spanFromRow, type JsonValue, type Span, type SpanInput } from './span.ts';
 export { MAX_SPAN_BYTES, validateSpanInput } from './validate.ts';
 export { checkSpan, listChains, nextChainHash, verifyChain, verifySpan, type ChainReport, type SpanVerification } from './verify.ts';
+export { logConsistencyProof, ledgerCheckpoint, logOrigin, readableLog, spanInclusionProof, type ConsistencyProofAnswer, type InclusionProofAnswer, type SignedCheckpoint } from './proofs.ts';
+export { checkpointPass, startCheckpointInterval, writeCheckpoint, CHECKPOINT_WRITER, type CheckpointPolicy, type CheckpointWritten, type Witness } from './checkpoints.ts';

@@ -10,4 +10,6 @@ export interface Ledger {
    * database fixes it for that database. Default: 1 on PGlite (one session), 2 on PostgreSQL.
    */
   readonly appendGroups?: number;
+  /** The name the Merkle logs and their checkpoints carry (LOGLINEOS_LOG_ORIGIN); default loglineos.local. */
+  readonly logOrigin?: string;
 }

@@ -19,7 +19,7 @@ export async function openLedger(config: Config, seeds: readonly Seed[] = []): P
   try {
     const report = await migrate(db, ledgerMigrations());
     const key = config.signing ? (config.signingKeyHex ?? (await loadOrCreateKeyFile(keyFilePath(config)))) : undefined;
-    const ledger: Ledger = { db, ...(key ? { signer: signerFromSeed(key) } : {}), ...(config.appendGroups ? { appendGroups: config.appendGroups } : {}) };
+    const ledger: Ledger = { db, ...(key ? { signer: signerFromSeed(key) } : {}), ...(config.appendGroups ? { appendGroups: config.appendGroups } : {}), ...(config.logOrigin ? { logOrigin: config.logOrigin } : {}) };
     const seeded = await applySeeds(ledger, seeds);
     return { ...ledger, migrated: [...report.applied, ...seeded.map((entry) => `seed ${entry}`)] };
   } catch (error) {

@@ -16,6 +16,8 @@ export interface Signer {
   readonly publicKeyHex: string;
   /** Hex signature over a hex digest's bytes. */
   sign(digestHex: string): string;
+  /** Ed25519 signature over any message (signed checkpoint notes). */
+  signMessage(message: Uint8Array): Uint8Array;
 }
 
 export function signerFromSeed(seedHex: string, keyId = 'deployment'): Signer {
@@ -29,6 +31,7 @@ export function signerFromSeed(seedHex: string, keyId = 'deployment'): Signer {
     keyId,
     publicKeyHex,
     sign: (digestHex) => sign(null, Buffer.from(digestHex, 'hex'), privateKey).toString('hex'),
+    signMessage: (message) => new Uint8Array(sign(null, message, privateKey)),
   };
 }
 

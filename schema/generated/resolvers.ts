@@ -94,6 +94,27 @@ export type ChainReport = {
   ok: Scalars['Boolean']['output'];
 };
 
+export type CheckpointWritten = {
+  __typename?: 'CheckpointWritten';
+  checkpoint: LedgerCheckpoint;
+  /** The ledger_checkpoint span that records it. */
+  span: Span;
+  witnessFailures: Array<Scalars['String']['output']>;
+  /** Witnesses that kept a copy (file, s3), and those that failed, with why. */
+  witnessed: Array<Scalars['String']['output']>;
+};
+
+export type ConsistencyProof = {
+  __typename?: 'ConsistencyProof';
+  /** The signed checkpoint at toSize. */
+  checkpoint: LedgerCheckpoint;
+  fromSize: Scalars['Float']['output'];
+  /** The consistency proof, hex (RFC 9162 §2.1.4). */
+  hashes: Array<Scalars['String']['output']>;
+  origin: Scalars['String']['output'];
+  toSize: Scalars['Float']['output'];
+};
+
 /** A device of an app, known by its Ed25519 key (a device span). */
 export type Device = {
   __typename?: 'Device';
@@ -104,6 +125,18 @@ export type Device = {
   id: Scalars['ID']['output'];
   publicKey: Scalars['String']['output'];
   status: Scalars['String']['output'];
+};
+
+export type InclusionProof = {
+  __typename?: 'InclusionProof';
+  checkpoint: LedgerCheckpoint;
+  /** The audit path, hex, leaf to root (RFC 9162 §2.1.3). */
+  hashes: Array<Scalars['String']['output']>;
+  /** The span's leaf index in its log: chainSeq - 1. */
+  leafIndex: Scalars['Float']['output'];
+  seq: Scalars['Int']['output'];
+  spanId: Scalars['ID']['output'];
+  treeSize: Scalars['Float']['output'];
 };
 
 export type IssuedToken = {
@@ -171,6 +204,22 @@ export type KernelRun = {
   /** complete or error (the kernel failed or hit a limit; see error). */
   status: Scalars['String']['output'];
   traceId: Scalars['String']['output'];
+};
+
+/** A signed head of a Merkle log, as a transparency-dev signed note (C2SP tlog-checkpoint). */
+export type LedgerCheckpoint = {
+  __typename?: 'LedgerCheckpoint';
+  /** The note's key name and the deployment's Ed25519 public key (hex). */
+  keyName: Scalars['String']['output'];
+  /** The signed note: keep it, and verify it with the client verifier (client/proofs.ts). */
+  note: Scalars['String']['output'];
+  /** The log's name: <origin>/tenant/<tenant id>, or <origin>/system. */
+  origin: Scalars['String']['output'];
+  publicKey: Scalars['String']['output'];
+  /** Hex SHA-256 Merkle root (RFC 9162) of the first treeSize spans of the chain. */
+  rootHash: Scalars['String']['output'];
+  time: Scalars['AWSDateTime']['output'];
+  treeSize: Scalars['Float']['output'];
 };
 
 /** A memory (a memory span, latest version) as its reader sees it. */
@@ -257,6 +306,11 @@ export type Mutation = {
   bootKernel: KernelRun;
   /** Builds a variant's system prompt (blocks by priority, variables filled) and records a prompt_build span. Same inputs, same compiledHash. */
   buildPrompt: PromptBuild;
+  /**
+   * Writes a checkpoint of a log now: a ledger_checkpoint span in it, and a copy to every witness.
+   * Your tenant's log; the system log (tenantId null) needs the admin group or IAM.
+   */
+  checkpointLedger: CheckpointWritten;
   /** Defines a prompt block (text with {{var}} placeholders); with an id, a new version (seq) of that block. */
   createPromptBlock: PromptBlock;
   /** Defines a prompt variant, family@version, from blocks and default variables; with an id, a new version (seq) of it. */
@@ -326,6 +380,11 @@ export type MutationBootKernelArgs = {
 export type MutationBuildPromptArgs = {
   variables?: InputMaybe<Scalars['AWSJSON']['input']>;
   variantId: Scalars['ID']['input'];
+};
+
+
+export type MutationCheckpointLedgerArgs = {
+  tenantId?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -619,12 +678,21 @@ export type Query = {
   app?: Maybe<App>;
   /** Your apps (latest versions). */
   apps: Array<App>;
+  /** Proof that a log at fromSize is a prefix of the same log at toSize (default: now): nothing before fromSize was changed. */
+  consistencyProof: ConsistencyProof;
   /** A kernel's execution spans that you can read, in timeline order. */
   executions: SpanConnection;
+  /** Proof that a span you can read is a leaf of its log at treeSize (default: now), with the signed checkpoint of that size. */
+  inclusionProof: InclusionProof;
   /** A kernel (function span) you can read, latest version. */
   kernel?: Maybe<Span>;
   /** Every version of every kernel (function span) you can read, in timeline order. */
   kernels: SpanConnection;
+  /**
+   * The signed checkpoint of a Merkle log (RFC 9162): your tenant's (tenantId = your tenant) or the
+   * system log of tenantless spans (tenantId null). At treeSize, or the log's current size.
+   */
+  ledgerCheckpoint: LedgerCheckpoint;
   /** The latest kernel manifest (allowed boot ids, quota, timeouts, signature policy). */
   manifest?: Maybe<KernelManifest>;
   /** One memory you can read; null when there is none, or it was forgotten or has expired. */
@@ -663,10 +731,24 @@ export type QueryAppArgs = {
 };
 
 
+export type QueryConsistencyProofArgs = {
+  fromSize: Scalars['Float']['input'];
+  tenantId?: InputMaybe<Scalars['String']['input']>;
+  toSize?: InputMaybe<Scalars['Float']['input']>;
+};
+
+
 export type QueryExecutionsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
   kernelId: Scalars['ID']['input'];
+};
+
+
+export type QueryInclusionProofArgs = {
+  seq?: InputMaybe<Scalars['Int']['input']>;
+  spanId: Scalars['ID']['input'];
+  treeSize?: InputMaybe<Scalars['Float']['input']>;
 };
 
 
@@ -678,6 +760,12 @@ export type QueryKernelArgs = {
 export type QueryKernelsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryLedgerCheckpointArgs = {
+  tenantId?: InputMaybe<Scalars['String']['input']>;
+  treeSize?: InputMaybe<Scalars['Float']['input']>;
 };
 
 
@@ -1167,15 +1255,19 @@ export type ResolversTypes = {
   ChainHead: ResolverTypeWrapper<ChainHead>;
   ChainHeadInput: ChainHeadInput;
   ChainReport: ResolverTypeWrapper<ChainReport>;
+  CheckpointWritten: ResolverTypeWrapper<CheckpointWritten>;
+  ConsistencyProof: ResolverTypeWrapper<ConsistencyProof>;
   Device: ResolverTypeWrapper<Device>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  InclusionProof: ResolverTypeWrapper<InclusionProof>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   IssuedToken: ResolverTypeWrapper<IssuedToken>;
   KernelInput: KernelInput;
   KernelManifest: ResolverTypeWrapper<KernelManifest>;
   KernelManifestInput: KernelManifestInput;
   KernelRun: ResolverTypeWrapper<KernelRun>;
+  LedgerCheckpoint: ResolverTypeWrapper<LedgerCheckpoint>;
   Memory: ResolverTypeWrapper<Memory>;
   MemoryHit: ResolverTypeWrapper<MemoryHit>;
   MemoryInput: MemoryInput;
@@ -1227,15 +1319,19 @@ export type ResolversParentTypes = {
   ChainHead: ChainHead;
   ChainHeadInput: ChainHeadInput;
   ChainReport: ChainReport;
+  CheckpointWritten: CheckpointWritten;
+  ConsistencyProof: ConsistencyProof;
   Device: Device;
   Float: Scalars['Float']['output'];
   ID: Scalars['ID']['output'];
+  InclusionProof: InclusionProof;
   Int: Scalars['Int']['output'];
   IssuedToken: IssuedToken;
   KernelInput: KernelInput;
   KernelManifest: KernelManifest;
   KernelManifestInput: KernelManifestInput;
   KernelRun: KernelRun;
+  LedgerCheckpoint: LedgerCheckpoint;
   Memory: Memory;
   MemoryHit: MemoryHit;
   MemoryInput: MemoryInput;
@@ -1387,6 +1483,21 @@ export type ChainReportResolvers<ContextType = any, ParentType extends Resolvers
   ok?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
+export type CheckpointWrittenResolvers<ContextType = any, ParentType extends ResolversParentTypes['CheckpointWritten'] = ResolversParentTypes['CheckpointWritten']> = {
+  checkpoint?: Resolver<ResolversTypes['LedgerCheckpoint'], ParentType, ContextType>;
+  span?: Resolver<ResolversTypes['Span'], ParentType, ContextType>;
+  witnessFailures?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  witnessed?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type ConsistencyProofResolvers<ContextType = any, ParentType extends ResolversParentTypes['ConsistencyProof'] = ResolversParentTypes['ConsistencyProof']> = {
+  checkpoint?: Resolver<ResolversTypes['LedgerCheckpoint'], ParentType, ContextType>;
+  fromSize?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  hashes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  origin?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  toSize?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+};
+
 export type DeviceResolvers<ContextType = any, ParentType extends ResolversParentTypes['Device'] = ResolversParentTypes['Device']> = {
   appId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   at?: Resolver<ResolversTypes['AWSDateTime'], ParentType, ContextType>;
@@ -1394,6 +1505,15 @@ export type DeviceResolvers<ContextType = any, ParentType extends ResolversParen
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   publicKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type InclusionProofResolvers<ContextType = any, ParentType extends ResolversParentTypes['InclusionProof'] = ResolversParentTypes['InclusionProof']> = {
+  checkpoint?: Resolver<ResolversTypes['LedgerCheckpoint'], ParentType, ContextType>;
+  hashes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  leafIndex?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  seq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  spanId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  treeSize?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
 };
 
 export type IssuedTokenResolvers<ContextType = any, ParentType extends ResolversParentTypes['IssuedToken'] = ResolversParentTypes['IssuedToken']> = {
@@ -1422,6 +1542,16 @@ export type KernelRunResolvers<ContextType = any, ParentType extends ResolversPa
   output?: Resolver<Maybe<ResolversTypes['AWSJSON']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   traceId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type LedgerCheckpointResolvers<ContextType = any, ParentType extends ResolversParentTypes['LedgerCheckpoint'] = ResolversParentTypes['LedgerCheckpoint']> = {
+  keyName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  note?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  origin?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  publicKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  rootHash?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  time?: Resolver<ResolversTypes['AWSDateTime'], ParentType, ContextType>;
+  treeSize?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
 };
 
 export type MemoryResolvers<ContextType = any, ParentType extends ResolversParentTypes['Memory'] = ResolversParentTypes['Memory']> = {
@@ -1465,6 +1595,7 @@ export type MutationResolvers<ContextType = any, ParentType extends ResolversPar
   appendSpan?: Resolver<ResolversTypes['Span'], ParentType, ContextType, RequireFields<MutationAppendSpanArgs, 'input'>>;
   bootKernel?: Resolver<ResolversTypes['KernelRun'], ParentType, ContextType, RequireFields<MutationBootKernelArgs, 'id'>>;
   buildPrompt?: Resolver<ResolversTypes['PromptBuild'], ParentType, ContextType, RequireFields<MutationBuildPromptArgs, 'variantId'>>;
+  checkpointLedger?: Resolver<ResolversTypes['CheckpointWritten'], ParentType, ContextType, Partial<MutationCheckpointLedgerArgs>>;
   createPromptBlock?: Resolver<ResolversTypes['PromptBlock'], ParentType, ContextType, RequireFields<MutationCreatePromptBlockArgs, 'input'>>;
   createPromptVariant?: Resolver<ResolversTypes['PromptVariant'], ParentType, ContextType, RequireFields<MutationCreatePromptVariantArgs, 'input'>>;
   defineKernel?: Resolver<ResolversTypes['Span'], ParentType, ContextType, RequireFields<MutationDefineKernelArgs, 'input'>>;
@@ -1593,9 +1724,12 @@ export type PromptVariantSelectionResolvers<ContextType = any, ParentType extend
 export type QueryResolvers<ContextType = any, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   app?: Resolver<Maybe<ResolversTypes['App']>, ParentType, ContextType, RequireFields<QueryAppArgs, 'id'>>;
   apps?: Resolver<Array<ResolversTypes['App']>, ParentType, ContextType>;
+  consistencyProof?: Resolver<ResolversTypes['ConsistencyProof'], ParentType, ContextType, RequireFields<QueryConsistencyProofArgs, 'fromSize'>>;
   executions?: Resolver<ResolversTypes['SpanConnection'], ParentType, ContextType, RequireFields<QueryExecutionsArgs, 'kernelId'>>;
+  inclusionProof?: Resolver<ResolversTypes['InclusionProof'], ParentType, ContextType, RequireFields<QueryInclusionProofArgs, 'spanId'>>;
   kernel?: Resolver<Maybe<ResolversTypes['Span']>, ParentType, ContextType, RequireFields<QueryKernelArgs, 'id'>>;
   kernels?: Resolver<ResolversTypes['SpanConnection'], ParentType, ContextType, Partial<QueryKernelsArgs>>;
+  ledgerCheckpoint?: Resolver<ResolversTypes['LedgerCheckpoint'], ParentType, ContextType, Partial<QueryLedgerCheckpointArgs>>;
   manifest?: Resolver<Maybe<ResolversTypes['KernelManifest']>, ParentType, ContextType>;
   memory?: Resolver<Maybe<ResolversTypes['Memory']>, ParentType, ContextType, RequireFields<QueryMemoryArgs, 'id'>>;
   promptBlocks?: Resolver<Array<ResolversTypes['PromptBlock']>, ParentType, ContextType, Partial<QueryPromptBlocksArgs>>;
@@ -1739,10 +1873,14 @@ export type Resolvers<ContextType = any> = {
   ChainFailure?: ChainFailureResolvers<ContextType>;
   ChainHead?: ChainHeadResolvers<ContextType>;
   ChainReport?: ChainReportResolvers<ContextType>;
+  CheckpointWritten?: CheckpointWrittenResolvers<ContextType>;
+  ConsistencyProof?: ConsistencyProofResolvers<ContextType>;
   Device?: DeviceResolvers<ContextType>;
+  InclusionProof?: InclusionProofResolvers<ContextType>;
   IssuedToken?: IssuedTokenResolvers<ContextType>;
   KernelManifest?: KernelManifestResolvers<ContextType>;
   KernelRun?: KernelRunResolvers<ContextType>;
+  LedgerCheckpoint?: LedgerCheckpointResolvers<ContextType>;
   Memory?: MemoryResolvers<ContextType>;
   MemoryHit?: MemoryHitResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;

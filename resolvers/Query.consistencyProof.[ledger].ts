@@ -1,0 +1,2 @@
+// Query.consistencyProof: served by the ledger Lambda (functions/api/ledger/Query.consistencyProof.ts).
+export { request, response } from './lib/direct-lambda.ts';
