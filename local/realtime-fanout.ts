@@ -94,7 +94,7 @@ export class FanoutPool implements RealtimeShardHandle {
           child.connections -= 1;
           return void socket.destroy();
         }
-        const message: ToChild = { type: 'connection', request, head };
+        const message: ToChild = { type: 'connection', request, head: takeOver(socket, head) };
         // The socket leaves this process for good. Without its `server`, Node does not make the HTTP
         // server track it through the child (server.close() would wait on children long gone); the
         // send takes the handle away and closes it here, and destroying what is left of the socket
@@ -126,6 +126,11 @@ export class FanoutPool implements RealtimeShardHandle {
 
   get subscriptionCount(): number {
     return this.children.reduce((sum, child) => sum + (child?.registrations.size ?? 0), 0);
+  }
+
+  /** The running children's process ids. */
+  get pids(): number[] {
+    return this.children.flatMap((child) => (child && !child.exited && child.process.pid !== undefined ? [child.process.pid] : []));
   }
 
   disconnectAll(): void {
@@ -233,6 +238,20 @@ export class FanoutPool implements RealtimeShardHandle {
       reply({ error: { message: error instanceof Error ? error.message : String(error), auth: error instanceof AuthFailure } });
     }
   }
+}
+
+/**
+ * Stops this process reading the socket before its handle leaves: until the child's acknowledgement
+ * closes it here, this process would otherwise go on reading the descriptor and drop what it read,
+ * such as the connection_init a client sends right behind the handshake (Node's docs advise
+ * `pauseOnConnect` for the same reason; an upgraded HTTP socket has been reading already). Bytes
+ * already read here travel with `head`.
+ */
+function takeOver(socket: Duplex, head: Buffer): Buffer {
+  const chunks: Buffer[] = [head];
+  for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) chunks.push(chunk);
+  (socket as unknown as { _handle?: { readStop?: () => number } })._handle?.readStop?.();
+  return chunks.length === 1 ? head : Buffer.concat(chunks);
 }
 
 function mutationsOf(api: LocalApi, request: { query: string; operationName?: string }): string[] {

@@ -92,6 +92,8 @@ interface Subscription {
 
 interface Connection {
   readonly socket: WebSocket;
+  /** The TCP (or TLS) socket under the WebSocket, corked while a batch of frames is written. */
+  readonly raw: Duplex;
   readonly request: UpgradeRequest;
   readonly subscriptions: Map<string, Subscription>;
   /** Set when the subscriber fell too far behind: nothing more is written but the error frame. */
@@ -99,6 +101,15 @@ interface Connection {
 }
 
 type Frame = { type: string; id?: string; payload?: unknown };
+
+type QueueItem = { kind: 'publish'; field: string; payload: Record<string, unknown> } | { kind: 'invalidate'; request: InvalidationRequest };
+
+interface DeliveryPlan {
+  readonly kind: 'deliver';
+  readonly targets: readonly Subscription[];
+  readonly shapes: ReadonlyMap<string, Promise<Buffer>>;
+  readonly bodies: Map<string, Buffer>;
+}
 
 const FRAME_END = Buffer.from('}');
 
@@ -110,8 +121,9 @@ export class RealtimeShard implements RealtimeShardHandle {
   /** Subscriptions by the mutation they listen to: a publish looks at its listeners only. */
   private readonly listeners = new Map<string, Set<Subscription>>();
   private subscriptions = 0;
-  /** Publishes and invalidations run one after another, so every socket sees them in publish order. */
-  private delivery: Promise<void> = Promise.resolve();
+  /** Publishes and invalidations, delivered one after another so every socket sees publish order. */
+  private readonly queue: QueueItem[] = [];
+  private flushing = false;
   private closed = false;
   private readonly keepAliveMs: number;
   private readonly connectionTimeoutMs: number;
@@ -137,7 +149,7 @@ export class RealtimeShard implements RealtimeShardHandle {
     // ws reads only method and headers of the request; the socket is the one it was given.
     const req = { method: request.method, url: request.url, headers: request.headers, socket } as unknown as IncomingMessage;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      this.accept(ws, request).catch((error: unknown) => {
+      this.accept(ws, socket, request).catch((error: unknown) => {
         console.error(error);
         ws.close(1011);
       });
@@ -146,20 +158,12 @@ export class RealtimeShard implements RealtimeShardHandle {
 
   publish(mutationField: string, payload: Record<string, unknown>): void {
     if (!this.listeners.get(mutationField)?.size) return;
-    this.delivery = this.delivery.then(() => this.deliver(mutationField, payload)).catch((error: unknown) => console.error(error));
+    this.enqueue({ kind: 'publish', field: mutationField, payload });
   }
 
   /** Ends the subscriptions of `subscriptionField` whose invalidation filter the payload passes. */
   invalidate(request: InvalidationRequest): void {
-    this.delivery = this.delivery.then(() => {
-      for (const connection of this.connections) {
-        for (const subscription of connection.subscriptions.values()) {
-          if (subscription.field !== request.subscriptionField || !subscription.invalidationFilter) continue;
-          if (!matches(subscription.invalidationFilter, request.payload)) continue;
-          this.end(subscription, true);
-        }
-      }
-    });
+    this.enqueue({ kind: 'invalidate', request });
   }
 
   listensTo(mutationField: string): boolean {
@@ -182,17 +186,45 @@ export class RealtimeShard implements RealtimeShardHandle {
     this.wss.close();
   }
 
+  private enqueue(item: QueueItem): void {
+    this.queue.push(item);
+    if (this.flushing) return;
+    this.flushing = true;
+    this.flush()
+      .catch((error: unknown) => console.error(error))
+      .finally(() => {
+        this.flushing = false;
+      });
+  }
+
   /**
-   * One event to every listening subscription whose filter it passes: shaped once per distinct
-   * (auth, query, variables), serialised once, and written as pre-built frames that share the body.
+   * Delivers what was published, in order, in batches: whatever queued up while the previous batch
+   * was shaped goes out together, each socket corked meanwhile, so a busy publisher costs one write
+   * per socket per batch instead of one per event. An idle one still gets each event at once.
    */
-  private async deliver(mutationField: string, payload: Record<string, unknown>): Promise<void> {
-    const listeners = this.listeners.get(mutationField);
-    if (!listeners?.size) return;
-    const api = await this.backend.api();
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0);
+      const api = await this.backend.api();
+      const plans = batch.map((item) => (item.kind === 'publish' ? this.plan(api, item.field, item.payload) : item));
+      for (const plan of plans) if (plan.kind === 'deliver') for (const [key, body] of plan.shapes) plan.bodies.set(key, await body);
+      const corked = new Set<Duplex>();
+      for (const plan of plans) {
+        if (plan.kind === 'invalidate') this.invalidateNow(plan.request);
+        else this.writePlan(plan, corked);
+      }
+      for (const raw of corked) raw.uncork();
+    }
+  }
+
+  /**
+   * Who gets one event (listening, filter passed) and its shapes: one execution and one
+   * serialisation per distinct (auth, query, variables), shared by every subscriber of that shape.
+   */
+  private plan(api: LocalApi, mutationField: string, payload: Record<string, unknown>): DeliveryPlan {
     const targets: Subscription[] = [];
     const shapes = new Map<string, Promise<Buffer>>();
-    for (const subscription of listeners) {
+    for (const subscription of this.listeners.get(mutationField) ?? []) {
       if (subscription.connection.dropped || !matches(subscription.filter, payload)) continue;
       targets.push(subscription);
       if (!shapes.has(subscription.shapeKey)) {
@@ -202,19 +234,36 @@ export class RealtimeShard implements RealtimeShardHandle {
         );
       }
     }
-    const bodies = new Map<string, Buffer>();
-    for (const [key, body] of shapes) bodies.set(key, await body);
-    // Frames by body and prefix: subscribers that share an id (clients often number from 1) share the bytes too.
+    return { kind: 'deliver', targets, shapes, bodies: new Map() };
+  }
+
+  /** Pre-built frames: the shared body between the subscription's own prefix and a closing brace. */
+  private writePlan(plan: DeliveryPlan, corked: Set<Duplex>): void {
+    // Subscribers that share an id (clients often number from 1) share the frame's bytes too.
     const frames = new Map<Buffer, Map<string, Buffer>>();
-    for (const subscription of targets) {
+    for (const subscription of plan.targets) {
       const connection = subscription.connection;
       if (connection.dropped || connection.subscriptions.get(subscription.id) !== subscription) continue;
-      const body = bodies.get(subscription.shapeKey) as Buffer;
+      const body = plan.bodies.get(subscription.shapeKey) as Buffer;
       let byId = frames.get(body);
       if (!byId) frames.set(body, (byId = new Map()));
       let frame = byId.get(subscription.id);
       if (!frame) byId.set(subscription.id, (frame = Buffer.concat([subscription.framePrefix, body, FRAME_END])));
+      if (!corked.has(connection.raw)) {
+        connection.raw.cork();
+        corked.add(connection.raw);
+      }
       this.write(connection, frame);
+    }
+  }
+
+  private invalidateNow(request: InvalidationRequest): void {
+    for (const connection of this.connections) {
+      for (const subscription of connection.subscriptions.values()) {
+        if (subscription.field !== request.subscriptionField || !subscription.invalidationFilter) continue;
+        if (!matches(subscription.invalidationFilter, request.payload)) continue;
+        this.end(subscription, true);
+      }
     }
   }
 
@@ -266,8 +315,8 @@ export class RealtimeShard implements RealtimeShardHandle {
     }
   }
 
-  private async accept(ws: WebSocket, request: UpgradeRequest): Promise<void> {
-    const connection: Connection = { socket: ws, request, subscriptions: new Map(), dropped: false };
+  private async accept(ws: WebSocket, raw: Duplex, request: UpgradeRequest): Promise<void> {
+    const connection: Connection = { socket: ws, raw, request, subscriptions: new Map(), dropped: false };
     if (this.closed) return void ws.terminate();
     this.sockets.add(ws);
     // Listen at once: a client may send connection_init before its connection is authenticated,

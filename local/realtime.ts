@@ -78,6 +78,11 @@ export class RealtimeHub {
     return this.shards.reduce((sum, shard) => sum + shard.subscriptionCount, 0);
   }
 
+  /** The fan-out children running now (none before the first plain connection, or with 0 workers). */
+  get fanoutPids(): readonly number[] {
+    return this.pool?.pids ?? [];
+  }
+
   /** Drops every client connection (they reconnect); the endpoint stays up. */
   disconnectAll(): void {
     for (const shard of this.shards) shard.disconnectAll();
