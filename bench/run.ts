@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- name…]`: every benchmark prints absolute figures and ratios against a baseline
- * measured in the same run, because these machines are noisy. Names: hashing, ledger, api, realtime, access, kernels.
+ * measured in the same run, because these machines are noisy. Names: hashing, ledger, api, realtime, access, kernels, proofs, …
  * The ledger benchmark needs PostgreSQL: DATABASE_URL, default the local server.
  */
 import { accessBench } from './access.bench.ts';
@@ -12,6 +12,7 @@ import { realtimeBench } from './realtime.bench.ts';
 import { promptsBench } from './prompts.bench.ts';
 import { sandboxBench } from './sandbox.bench.ts';
 import { kernelsBench } from './kernels.bench.ts';
+import { proofsBench } from './proofs.bench.ts';
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const benches: Record<string, () => Promise<void>> = {
@@ -24,6 +25,7 @@ const benches: Record<string, () => Promise<void>> = {
   memory: memoryBench,
   sandbox: sandboxBench,
   kernels: () => kernelsBench(url),
+  proofs: () => proofsBench(url),
 };
 
 const wanted = process.argv.slice(2).filter((arg) => arg !== '--');

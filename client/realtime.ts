@@ -1,4 +1,5 @@
 import { createClient, type ClientAuth } from './client.ts';
+import { fromGraphqlSpan, verifySpanLocally, type ClientVerification, type SpanProof } from './verify.ts';
 import { FullSpanByIdDocument, TimelineBackfillDocument, TimelineHeadDocument, type FullSpanFragment, type SpanFilter } from './operations.ts';
 
 /*
@@ -26,6 +27,12 @@ export interface TimelineEvent {
   readonly span: FullSpanFragment | null;
   /** How it arrived: from the live subscription or from the backfill after a (re)connect. */
   readonly source: 'live' | 'backfill';
+  /**
+   * With `verify: true`: the span's canonical hash recomputed here and its signature checked
+   * (client/verify.ts), trusting nothing the server said about it. `trusted` is false when the
+   * signature is valid but by a key not in `trustedKeys`.
+   */
+  readonly verification?: ClientVerification & { readonly trusted: boolean | null };
 }
 
 export interface TimelineFilter {
@@ -46,6 +53,8 @@ export interface SubscribeTimelineOptions {
   /** Defaults to `globalThis.WebSocket`; in Node 20 pass the `ws` package's WebSocket. */
   readonly WebSocket?: WebSocketConstructor;
   readonly fetch?: typeof fetch;
+  /** Verify every event's span as it arrives (hash and signature), optionally against trusted signing keys (hex). */
+  readonly verify?: boolean | { readonly trustedKeys?: readonly string[] };
   /** Reconnect delay: starts at `initialDelayMs`, doubles up to `maxDelayMs`. */
   readonly reconnect?: { readonly initialDelayMs?: number; readonly maxDelayMs?: number };
 }
@@ -86,23 +95,31 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
   let closed = false;
   let attempt = 0;
   let live = false;
-  let buffered: TimelineEvent[] = [];
+  let buffered: { event: TimelineEvent; graphql: boolean }[] = [];
   let markReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
 
-  const deliver = (event: TimelineEvent) => {
+  const trustedKeys = typeof options.verify === 'object' ? options.verify.trustedKeys : undefined;
+  /** `graphql`: the span came from a query (AWSJSON fields as text), not from a live event's JSON. */
+  const deliver = (event: TimelineEvent, graphql: boolean) => {
     const key = event.span ? `${event.span.id}:${event.span.seq}` : event.cursor;
     if (seen.has(key)) return;
     if (seen.size >= SEEN_LIMIT) seen.delete(seen.values().next().value ?? '');
     seen.add(key);
-    options.onEvent(event);
+    options.onEvent(options.verify && event.span ? { ...event, verification: verifyEvent(event.span, graphql) } : event);
+  };
+  const verifyEvent = (span: FullSpanFragment, graphql: boolean) => {
+    const hashed = (graphql ? fromGraphqlSpan(span) : span) as unknown as SpanProof;
+    const verification = verifySpanLocally(hashed);
+    const trusted = verification.signatureOk && trustedKeys ? trustedKeys.includes(String(span.publicKey)) : null;
+    return { ...verification, trusted };
   };
   const fail = (error: unknown) => options.onError?.(error instanceof Error ? error : new Error(String(error)));
 
   async function backfill(): Promise<void> {
     for (;;) {
       const page = await http.query(TimelineBackfillDocument, { after: confirmed, first: 500, ...(filter ? { filter } : {}) });
-      for (const edge of page.timeline.edges) deliver({ cursor: edge.cursor, span: edge.node, source: 'backfill' });
+      for (const edge of page.timeline.edges) deliver({ cursor: edge.cursor, span: edge.node, source: 'backfill' }, true);
       confirmed = page.timeline.pageInfo.endCursor ?? confirmed;
       if (!page.timeline.pageInfo.hasNextPage) return;
     }
@@ -112,8 +129,9 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
     // A span too large for a live event comes without its body: read it back.
     const span = raw.span ? (JSON.parse(raw.span) as FullSpanFragment) : raw.truncated ? (await http.query(FullSpanByIdDocument, { id: raw.id, seq: raw.seq })).span : null;
     const event: TimelineEvent = { cursor: raw.cursor, span, source: 'live' };
-    if (live) deliver(event);
-    else buffered.push(event);
+    const graphql = !raw.span;
+    if (live) deliver(event, graphql);
+    else buffered.push({ event, graphql });
   }
 
   async function authHeader(): Promise<Record<string, string>> {
@@ -148,7 +166,7 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
           backfill().then(
             () => {
               live = true;
-              for (const event of buffered) deliver(event);
+              for (const { event, graphql } of buffered) deliver(event, graphql);
               buffered = [];
               markReady();
             },

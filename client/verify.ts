@@ -3,7 +3,7 @@ import { blake3 } from '@noble/hashes/blake3.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import canonicalize from 'canonicalize';
-import { HASHED_COLUMNS, camelCase } from '../functions/ledger/columns.ts';
+import { COLUMNS, HASHED_COLUMNS, camelCase } from '../functions/ledger/columns.ts';
 
 /*
  * Span verification for any JavaScript runtime (browsers included): the canonical form of
@@ -14,6 +14,17 @@ import { HASHED_COLUMNS, camelCase } from '../functions/ledger/columns.ts';
 ed.hashes.sha512 = sha512;
 
 const HASHED = HASHED_COLUMNS.map((col) => [col.name, camelCase(col.name)] as const);
+const JSON_FIELDS = COLUMNS.filter((col) => col.type === 'jsonb').map((col) => camelCase(col.name));
+
+/**
+ * A span as a GraphQL query returns it (AWSJSON fields are JSON text) in the form that is hashed
+ * (those fields as JSON values). Live timeline events carry the span's own JSON and need no change.
+ */
+export function fromGraphqlSpan<T extends Readonly<Record<string, unknown>>>(span: T): T {
+  const out: Record<string, unknown> = { ...span };
+  for (const field of JSON_FIELDS) if (typeof out[field] === 'string') out[field] = JSON.parse(out[field] as string) as unknown;
+  return out as T;
+}
 
 export interface SpanProof {
   readonly currHash: string;

@@ -95,7 +95,11 @@ async function serve(portText: string, tlsPortText: string, dev: boolean): Promi
   const issuer = await openIssuer(issuerKeyFile(config));
   // `serve` runs observer, request_worker and policy_agent every 5 s unless LOGLINEOS_KERNEL_INTERVAL_MS says otherwise (0 = off).
   const kernelIntervalMs = process.env.LOGLINEOS_KERNEL_INTERVAL_MS ?? '5000';
-  const server = await createLocalServer({ ledger, apiKey, issuer, dev, env: { ...process.env, LOGLINEOS_KERNEL_INTERVAL_MS: kernelIntervalMs } });
+  // Checkpoint passes every 10 s, each checkpoint kept by a file witness in the data folder.
+  const checkpointIntervalMs = process.env.LOGLINEOS_CHECKPOINT_INTERVAL_MS ?? '10000';
+  const witnessDir = process.env.LOGLINEOS_WITNESS_DIR ?? join(config.dataDir, 'witness');
+  const env = { ...process.env, LOGLINEOS_KERNEL_INTERVAL_MS: kernelIntervalMs, LOGLINEOS_CHECKPOINT_INTERVAL_MS: checkpointIntervalMs, LOGLINEOS_WITNESS_DIR: witnessDir };
+  const server = await createLocalServer({ ledger, apiKey, issuer, dev, env });
   const tls = await loadOrCreateTls(join(config.dataDir, 'keys'));
   let url: string;
   let tlsUrl: string;
@@ -117,6 +121,7 @@ async function serve(portText: string, tlsPortText: string, dev: boolean): Promi
   console.log(`  API key   ${apiKey}   (header x-api-key; public data only)`);
   console.log('  user JWT  npx loglineos token --user alice --tenant acme   (header Authorization)');
   console.log(`  kernels   scheduled passes ${Number(kernelIntervalMs) > 0 ? `every ${kernelIntervalMs} ms` : 'off'} (LOGLINEOS_KERNEL_INTERVAL_MS)`);
+  console.log(`  proofs    checkpoint passes ${Number(checkpointIntervalMs) > 0 ? `every ${checkpointIntervalMs} ms` : 'off'} (LOGLINEOS_CHECKPOINT_INTERVAL_MS), witnessed in ${witnessDir}`);
   if (dev) console.log('  dev mode: schema/ and resolvers/ reload on change');
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
