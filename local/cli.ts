@@ -1,7 +1,9 @@
 import { SEEDS } from '../functions/deploy/seeds.ts';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../functions/commons/config.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { keyFilePath, loadConfig } from '../functions/commons/config.ts';
+import { trustedKey, verifyProofCommand, witnessCommand, type ProofCommandOptions } from './proof-commands.ts';
 import { listChains, openLedger, verifyChain, type ChainReport } from '../functions/ledger/index.ts';
 import { apiKeyFile, issuerKeyFile, loadOrCreateApiKey } from './credentials.ts';
 import { openIssuer } from './issuer.ts';
@@ -18,6 +20,13 @@ commands:
   status                  migrate, then print each chain's length and head
   verify [--tenant T]     recompute every hash, signature and link; --tenant '' is the tenantless chain
                           (exit 1 when a chain fails)
+  witness [--tenant T]    fetch a log's signed checkpoint from the API, check it extends the one kept
+                          before (consistency proof), keep it (exit 1 when it does not)
+  verify-proof --span ID [--seq N]   fetch a span and its inclusion proof from the API and check them
+                          against the log's key and the checkpoints kept (exit 1 when they fail)
+    API options: --url (default http://127.0.0.1:4000/graphql), --token JWT or --api-key KEY (default:
+    the local API key), --public-key HEX (default: this machine's deployment key), --key-name NAME,
+    --dir FOLDER (checkpoints kept; default <data dir>/witness-client)
 
 environment: DATABASE_URL (unset: embedded PGlite in LOGLINEOS_DATA_DIR, default ./.data),
              LOGLINEOS_SIGNING_KEY (hex Ed25519 seed; unset: a key file in the data folder),
@@ -34,6 +43,14 @@ async function main(argv: string[]): Promise<number> {
       port: { type: 'string' },
       dev: { type: 'boolean' },
       'tls-port': { type: 'string' },
+      url: { type: 'string' },
+      token: { type: 'string' },
+      'api-key': { type: 'string' },
+      'public-key': { type: 'string' },
+      'key-name': { type: 'string' },
+      dir: { type: 'string' },
+      span: { type: 'string' },
+      seq: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -51,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(await issuer.issue({ user: values.user, tenant: values.tenant ?? null, groups: values.group ?? [] }));
     return 0;
   }
+  if (command === 'witness' || command === 'verify-proof') return proofCommand(command, values);
   if (command === 'serve') return serve(values.port ?? process.env.PORT ?? '4000', values['tls-port'] ?? process.env.TLS_PORT ?? '4443', values.dev === true);
   if (!['migrate', 'status', 'verify'].includes(command)) {
     console.error(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
@@ -131,6 +149,45 @@ async function serve(portText: string, tlsPortText: string, dev: boolean): Promi
   await server.close();
   await ledger.db.close();
   return 0;
+}
+
+async function proofCommand(
+  command: 'witness' | 'verify-proof',
+  values: { tenant?: string; url?: string; token?: string; 'api-key'?: string; 'public-key'?: string; 'key-name'?: string; dir?: string; span?: string; seq?: string },
+): Promise<number> {
+  const config = loadConfig();
+  const apiKey = values['api-key'] ?? (values.token ? undefined : readLocalApiKey(apiKeyFile(config)));
+  if (!values.token && !apiKey) {
+    console.error(`${command} needs --token JWT or --api-key KEY (no local API key in ${config.dataDir})`);
+    return 2;
+  }
+  const options: ProofCommandOptions = {
+    url: values.url ?? `http://127.0.0.1:${process.env.PORT ?? '4000'}/graphql`,
+    auth: values.token ? { token: values.token } : { apiKey: apiKey! },
+    key: trustedKey(values['public-key'], values['key-name'], keyFilePath(config)),
+    dir: values.dir ?? join(config.dataDir, 'witness-client'),
+  };
+  if (command === 'verify-proof') {
+    if (!values.span) {
+      console.error('verify-proof needs --span ID (and --seq N for a version other than the latest)');
+      return 2;
+    }
+    const seq = values.seq === undefined ? null : Number(values.seq);
+    if (seq !== null && !Number.isInteger(seq)) {
+      console.error(`--seq must be a whole number, got ${JSON.stringify(values.seq)}`);
+      return 2;
+    }
+    const { verdict, text } = await verifyProofCommand(options, values.span, seq);
+    console.log(text);
+    return verdict.ok ? 0 : 1;
+  }
+  const { verdict, text } = await witnessCommand(options, values.tenant === undefined || values.tenant === '' ? null : values.tenant);
+  console.log(text);
+  return verdict.ok ? 0 : 1;
+}
+
+function readLocalApiKey(file: string): string | undefined {
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
 }
 
 function describeReport(report: ChainReport): string {
