@@ -33,6 +33,7 @@ export async function apiBench(url: string): Promise<void> {
         return { ...input, output: JSON.stringify(input.output), metadata: JSON.stringify(input.metadata) };
       }),
     }));
+    const loopBefore = performance.eventLoopUtilization();
     const http = await timed(() => {
       const worker = new Worker(new URL('./http-client.worker.mjs', import.meta.url), { workerData: { endpoint, clients } });
       return new Promise<void>((resolve, reject) => {
@@ -41,7 +42,9 @@ export async function apiBench(url: string): Promise<void> {
       }).finally(() => worker.terminate());
     });
     line('ledger core appendSpan (in process)', rate(per * CLIENTS, core.seconds));
+    const loop = performance.eventLoopUtilization(loopBefore);
     line('appendSpan over HTTP (local AppSync)', rate(per * CLIENTS, http.seconds));
+    line('server event loop busy during the HTTP appends', `${Math.round(loop.utilization * 100)} %`, `${((loop.active / (per * CLIENTS)) * 1000).toFixed(0)} µs per request`);
     ratio('HTTP ÷ ledger core', core.seconds / http.seconds, '≥ 0.7');
     await server.close();
   });

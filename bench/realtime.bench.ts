@@ -1,4 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { signerFromSeed } from '../functions/ledger/index.ts';
 import { createLocalServer } from '../local/server.ts';
 import { withBenchDatabase } from './fixture.ts';
@@ -31,16 +33,26 @@ export async function realtimeBench(url: string): Promise<void> {
     const entityType = 'live_bench';
     const body = (i: number, type: string) =>
       JSON.stringify({ query: 'mutation A($input: SpanInput!) { appendSpan(input: $input) { id } }', variables: { input: { entityType: type, who: 'bench', did: 'wrote', this: `event ${i}`, visibility: 'public' } } });
-    const append = async (i: number, type: string) => {
-      const response = await fetch(endpoint, { method: 'POST', headers: { authorization: token, 'content-type': 'application/json' }, body: body(i, type) });
-      if (!response.ok) throw new Error(`append failed: ${response.status}`);
-      await response.arrayBuffer();
-    };
+    // node:http with keep-alive rather than fetch: the publisher runs in the server's process, and
+    // undici's fetch would cost that process more than the server's own work per append.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const append = (i: number, type: string) =>
+      new Promise<void>((resolve, reject) => {
+        const text = body(i, type);
+        const req = request(endpoint, { method: 'POST', agent, headers: { authorization: token, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`append failed: ${res.statusCode}`))));
+        });
+        req.on('error', reject);
+        req.end(text);
+      });
     console.log(`\n# real-time: 1 publisher, ${SUBSCRIBERS} subscribers (own process), ${RUNS} runs of ${EVENTS} spans, ${WORKERS} fan-out processes, PostgreSQL`);
     for (let i = 0; i < 20; i += 1) await append(i, 'warm_up');
+    const aloneCpu = process.cpuUsage();
     const alone = await timed(async () => {
       for (let i = 0; i < EVENTS; i += 1) await append(i, 'nobody_listens');
     });
+    const serverCpuAlone = cpuMs(process.cpuUsage(aloneCpu)) / EVENTS;
 
     const started = performance.now();
     const subscribers = fork(new URL('./realtime-subscribers.worker.mjs', import.meta.url), [
@@ -49,6 +61,8 @@ export async function realtimeBench(url: string): Promise<void> {
     await nextMessage(subscribers, 'ready');
     line(`${SUBSCRIBERS.toLocaleString('en-US')} subscribers connected and started`, `${Math.round(performance.now() - started)} ms`, '(includes starting the fan-out processes)');
 
+    const fanoutPids = [...server.realtime.fanoutPids];
+    const before = { server: process.cpuUsage(), fanout: sumCpuMs(fanoutPids), subscribers: sumCpuMs([subscribers.pid ?? 0]) };
     const rates: number[] = [];
     const p99s: number[] = [];
     for (let run = 1; run <= RUNS; run += 1) {
@@ -65,6 +79,8 @@ export async function realtimeBench(url: string): Promise<void> {
         `${report.delivered.toLocaleString('en-US')}/${(SUBSCRIBERS * EVENTS).toLocaleString('en-US')} delivered, appends ${rate(EVENTS, watched.seconds)}`,
       );
     }
+    const deliveries = RUNS * EVENTS * SUBSCRIBERS;
+    const cpu = { server: cpuMs(process.cpuUsage(before.server)), fanout: sumCpuMs(fanoutPids) - before.fanout, subscribers: sumCpuMs([subscribers.pid ?? 0]) - before.subscribers };
     subscribers.send('close');
     const baseline = EVENTS / alone.seconds;
     const withSubscribers = rates.reduce((sum, r) => sum + r, 0) / rates.length;
@@ -73,8 +89,29 @@ export async function realtimeBench(url: string): Promise<void> {
     line('appends/s with nobody subscribed (baseline)', `${Math.round(baseline).toLocaleString('en-US')}/s`);
     line(`appends/s with ${SUBSCRIBERS.toLocaleString('en-US')} subscribers (mean of runs)`, `${Math.round(withSubscribers).toLocaleString('en-US')}/s`);
     ratio('ratio: appends with ÷ without subscribers', withSubscribers / baseline, '≥ 0.7');
+    line('server process CPU per append, without / with subscribers', `${serverCpuAlone.toFixed(2)} / ${(cpu.server / (RUNS * EVENTS)).toFixed(2)} ms`, '(includes the publisher\'s fetch)');
+    line('CPU per delivery: fan-out processes / subscribers', `${((cpu.fanout * 1000) / deliveries).toFixed(1)} / ${((cpu.subscribers * 1000) / deliveries).toFixed(1)} µs`, WORKERS === 0 ? '(fan-out in the server process)' : '');
+    agent.destroy();
     await server.close();
   });
+}
+
+function cpuMs(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1000;
+}
+
+/** User plus system CPU of these processes so far (Linux /proc), in ms. */
+function sumCpuMs(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // not Linux, or gone
+    }
+  }
+  return ticks * 10;
 }
 
 function nextMessage<T>(child: ChildProcess, type: string): Promise<T> {

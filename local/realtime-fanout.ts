@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,9 @@ import { subscribedMutations, type InvalidationRequest, type RealtimeBackend, ty
  * subscription (its resolver may call data sources). Starting registers the subscription here, before
  * the child sends start_ack, so a publish that follows a start_ack is never skipped as unheard.
  */
+
+/** How much nicer than the server the children run (see spawn). */
+const FANOUT_NICENESS = 5;
 
 const CHILD_MODULE = fileURLToPath(new URL('./realtime-fanout-child.ts', import.meta.url));
 
@@ -200,6 +204,15 @@ export class FanoutPool implements RealtimeShardHandle {
       readyReject(new Error(`the fan-out child exited before it was ready (code ${code}, signal ${signal})`));
       if (!this.closed) console.error(`fan-out child ${process_.pid} exited (code ${code}, signal ${signal}); its subscribers reconnect to a new one`);
     });
+    // Below the server's priority: when the cores are busy, the writers keep their rate and the
+    // deliveries wait (an event is late, never lost), not the other way round.
+    if (process_.pid !== undefined) {
+      try {
+        setPriority(process_.pid, Math.min(19, getPriority() + FANOUT_NICENESS));
+      } catch {
+        // not allowed here (some containers): the children run at the server's priority
+      }
+    }
     // The children never keep the server's process alive; close() ends them, and they exit when it does.
     process_.unref();
     (process_.channel as { unref?: () => void } | undefined)?.unref?.();
