@@ -1,5 +1,18 @@
-import { lambdaEntry } from './lambda-entry.ts';
+import { createHandler } from './handler.ts';
+import { containerServicesOf } from './lambda-entry.ts';
+import { runCheckpointPass, type CheckpointPassReport } from './ledger/checkpoint-pass.ts';
 import { LEDGER_DATA_SOURCE } from './ledger/data-source.ts';
 
+// One set of services per container serves the API and the scheduled checkpoint passes.
+const current = containerServicesOf(LEDGER_DATA_SOURCE);
+
 /** Lambda entry of the `ledger` data source. */
-export const handler = lambdaEntry(LEDGER_DATA_SOURCE);
+export const handler = createHandler(LEDGER_DATA_SOURCE.operations, current);
+
+/**
+ * The EventBridge schedule's target (same bundle, handler `scheduled`): a signed checkpoint of every
+ * Merkle log that is due, kept in the witness bucket and published to the live timeline.
+ */
+export async function scheduled(): Promise<CheckpointPassReport> {
+  return runCheckpointPass(await current());
+}

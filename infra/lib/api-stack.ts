@@ -14,6 +14,7 @@ import * as cxapi from 'aws-cdk-lib/cx-api';
 import type { Construct } from 'constructs';
 import { DECISION_TTL_SECONDS } from '../../functions/access/authorizer.ts';
 import { BundledFunction, PROJECT_ROOT } from './bundled-function.ts';
+import type { CheckpointBucket } from './checkpoint-bucket.ts';
 import { DATA_SOURCE_NEEDS, type DataSourceNeeds } from './data-source-needs.ts';
 import { WAF_RATE_LIMIT_PER_5_MINUTES, type EnvironmentSettings } from './environments.ts';
 import { deployedResolvers } from './resolver-code.ts';
@@ -30,6 +31,8 @@ export interface ApiStackProps extends StackProps {
   readonly tokenSecret: secretsmanager.ISecret;
   readonly databaseEnvironment: Record<string, string>;
   readonly cacheEnvironment: Record<string, string>;
+  /** The Object Lock bucket that witnesses the ledger's signed checkpoints. */
+  readonly checkpoints: CheckpointBucket;
 }
 
 /** A resolver naming this data source runs in AppSync alone (no Lambda, no data store). */
@@ -62,7 +65,7 @@ export class ApiStack extends Stack {
   readonly functions = new Map<string, BundledFunction>();
   /** The Lambda authorizer of app API tokens. */
   readonly authorizer: BundledFunction;
-  /** Lambdas that EventBridge runs on a schedule (kernel passes, the memory reaper), by job id. */
+  /** Lambdas that EventBridge runs on a schedule (kernel passes, the memory reaper, checkpoints), by job id. */
   readonly scheduled = new Map<string, BundledFunction>();
   /** Wraps each tenant's memory data key (envelope encryption of secret and pii memories). */
   readonly memoryKey: kms.Key;
@@ -252,7 +255,7 @@ export class ApiStack extends Stack {
   /**
    * The one Lambda of a data source: the handler, its secrets, where to find the data stores, and
    * what DATA_SOURCE_NEEDS adds (timeout, sandbox files, models, memory key, self-invocation,
-   * schedules).
+   * the checkpoint bucket, schedules).
    */
   private dataSourceFunction(name: string, props: ApiStackProps): BundledFunction {
     const needs = this.needsOf(name);
@@ -263,7 +266,7 @@ export class ApiStack extends Stack {
       // Known before the function exists, so its own role can name it (no dependency cycle).
       ...(needs.selfInvokeVariable ? { functionName: `loglineos-${props.settings.name}-${name}` } : {}),
     });
-    this.grantNeeds(bundled, needs, props.settings);
+    this.grantNeeds(bundled, needs, props);
     if (needs.selfInvokeVariable) {
       const functionName = `loglineos-${props.settings.name}-${name}`;
       bundled.function.addEnvironment(needs.selfInvokeVariable, functionName);
@@ -275,7 +278,7 @@ export class ApiStack extends Stack {
     this.functions.set(name, bundled);
     for (const job of needs.schedules ?? []) {
       const scheduled = this.ledgerFunction(job.id, job.entry, job.description, props, { cache: true, ...this.functionOptions(needs), handler: job.handler });
-      this.grantNeeds(scheduled, needs, props.settings);
+      this.grantNeeds(scheduled, needs, props);
       new events.Rule(this, `${job.id}Schedule`, {
         description: `LogLineOS ${props.settings.name}: ${job.description}`,
         schedule: events.Schedule.rate(job.every),
@@ -290,8 +293,9 @@ export class ApiStack extends Stack {
     return { ...(needs.timeout ? { timeout: needs.timeout } : {}), ...(needs.memoryMiB ? { memoryMiB: needs.memoryMiB } : {}), ...(needs.sandbox ? { sandbox: true } : {}) };
   }
 
-  /** Models and memory keys: exactly the configured models, exactly the memory key. */
-  private grantNeeds(bundled: BundledFunction, needs: DataSourceNeeds, settings: EnvironmentSettings): void {
+  /** Models, memory keys and the checkpoint bucket: exactly the configured models, exactly the memory key, checkpoints/ only. */
+  private grantNeeds(bundled: BundledFunction, needs: DataSourceNeeds, props: ApiStackProps): void {
+    const { settings } = props;
     const fn = bundled.function;
     const model = (id: string) => this.formatArn({ service: 'bedrock', account: '', resource: 'foundation-model', resourceName: id });
     if (needs.bedrock?.text) {
@@ -309,6 +313,7 @@ export class ApiStack extends Stack {
       fn.addEnvironment('MEMORY_KMS_KEY_ID', this.memoryKey.keyArn);
       this.memoryKey.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
     }
+    if (needs.witnessBucket) props.checkpoints.grantWitness(fn);
   }
 
   /**

@@ -13,8 +13,8 @@ export interface ScheduledJob {
 
 /**
  * What a data source's Lambda needs beyond the ledger: a longer timeout, the kernel sandbox's files,
- * a model, memory's key, starting its own asynchronous runs, schedules, and which IAM-only publish
- * mutations it calls. Data sources not listed need nothing more.
+ * a model, memory's key, starting its own asynchronous runs, the checkpoint bucket, schedules, and
+ * which IAM-only publish mutations it calls. Data sources not listed need nothing more.
  */
 export interface DataSourceNeeds {
   readonly timeout?: Duration;
@@ -27,6 +27,8 @@ export interface DataSourceNeeds {
   readonly memoryKey?: boolean;
   /** The function invokes itself with InvocationType Event; its name is given in this variable. */
   readonly selfInvokeVariable?: string;
+  /** Keeps signed checkpoints in the Object Lock bucket (LOGLINEOS_WITNESS_BUCKET, s3:PutObject under checkpoints/). */
+  readonly witnessBucket?: boolean;
   readonly schedules?: readonly ScheduledJob[];
   /** IAM-only mutations (Mutation.<name>) this function calls to put events on subscriptions. */
   readonly publishes: readonly string[];
@@ -36,7 +38,20 @@ export interface DataSourceNeeds {
 export const LONG_RUN = Duration.minutes(5);
 
 export const DATA_SOURCE_NEEDS: Readonly<Record<string, DataSourceNeeds>> = {
-  ledger: { publishes: ['publishSpan'] },
+  ledger: {
+    // checkpointLedger writes a checkpoint on demand; the schedule writes the due ones.
+    witnessBucket: true,
+    publishes: ['publishSpan'],
+    schedules: [
+      {
+        id: 'LedgerCheckpoints',
+        description: 'signs a checkpoint of every Merkle log that is due and gives it to the witness bucket',
+        entry: 'functions/api/ledger.handler.ts',
+        handler: 'scheduled',
+        every: Duration.minutes(1),
+      },
+    ],
+  },
   kernels: {
     timeout: LONG_RUN,
     memoryMiB: 1024,

@@ -1,4 +1,4 @@
-import { Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { CheckpointBucket } from './checkpoint-bucket.ts';
 import type { EnvironmentSettings } from './environments.ts';
 import { LedgerMigrations } from './ledger-migrations.ts';
 
@@ -32,8 +33,10 @@ const HEX_SECRET_STRING: secretsmanager.SecretStringGenerator = {
 };
 
 /**
- * The ledger's PostgreSQL 16 behind RDS Proxy, the Valkey cache, the secrets the Lambdas read, and
- * the migrations that run on every deploy. Everything is encrypted with one customer-managed key.
+ * The ledger's PostgreSQL 16 behind RDS Proxy, the Valkey cache, the secrets the Lambdas read, the
+ * migrations that run on every deploy, and the Object Lock bucket that witnesses the ledger's signed
+ * checkpoints. Everything but that bucket is encrypted with one customer-managed key (the bucket
+ * uses S3-managed keys; checkpoint-bucket.ts says why).
  */
 export class DataStack extends Stack {
   readonly key: kms.Key;
@@ -48,6 +51,8 @@ export class DataStack extends Stack {
   readonly databaseEnvironment: Record<string, string>;
   readonly cacheEnvironment: Record<string, string>;
   readonly migrations: LedgerMigrations;
+  /** Where the ledger's S3 witness keeps each signed checkpoint, locked for the environment's retention. */
+  readonly checkpoints: CheckpointBucket;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
@@ -257,6 +262,12 @@ export class DataStack extends Stack {
       REDIS_PORT: String(CACHE_PORT),
       REDIS_AUTH_SECRET_ARN: this.cacheAuthSecret.secretArn,
     };
+
+    this.checkpoints = new CheckpointBucket(this, 'Checkpoints', { settings });
+    new CfnOutput(this, 'CheckpointBucket', {
+      value: this.checkpoints.bucket.bucketName,
+      description: `The ledger's signed checkpoints, each locked ${settings.checkpoints.retentionDays} day${settings.checkpoints.retentionDays === 1 ? '' : 's'} in COMPLIANCE mode (aws s3 ls s3://<name>/checkpoints/ --recursive)`,
+    });
 
     this.migrations = new LedgerMigrations(this, 'Migrations', {
       settings,

@@ -38,6 +38,7 @@ export function addDeployment(app: App, settings: EnvironmentSettings): Deployme
     tokenSecret: data.tokenSecret,
     databaseEnvironment: data.databaseEnvironment,
     cacheEnvironment: data.cacheEnvironment,
+    checkpoints: data.checkpoints,
     description: `LogLineOS ${settings.name}: AppSync GraphQL API, Cognito users, Lambda data sources and authorizer, WAF`,
   });
   // The API serves the ledger only once it is migrated.

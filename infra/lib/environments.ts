@@ -43,6 +43,20 @@ export interface EnvironmentSettings {
     /** 1536-dimensional, the memory vectors' size (MEMORY_EMBEDDING_DIMENSIONS). */
     readonly embeddingModelId: string;
   };
+  /**
+   * The S3 bucket that witnesses the ledger's signed checkpoints. Each note is locked in COMPLIANCE
+   * mode for `retentionDays` from its write: nobody, the account's root included, can delete or
+   * overwrite it before then, and the retention cannot be shortened or the lock removed afterwards.
+   */
+  readonly checkpoints: {
+    /** Object Lock default retention (COMPLIANCE), in days: how long history stays provably unrewritten. */
+    readonly retentionDays: number;
+    /**
+     * Notes are deleted this many days after they were written (a lifecycle expiration, once the lock
+     * has passed); absent keeps them for good. Only dev lets them go, so its bucket empties itself.
+     */
+    readonly expireAfterDays?: number;
+  };
   readonly logRetention: RetentionDays;
   /** What `cdk destroy` does to keys, secrets and logs: dev is disposable, the others keep them. */
   readonly removalPolicy: RemovalPolicy.DESTROY | RemovalPolicy.RETAIN;
@@ -60,6 +74,8 @@ const DEV: EnvironmentSettings = {
   lambda: { memoryMiB: 512, timeoutSeconds: 30 },
   userPool: { mfaRequired: false, threatProtection: false },
   models: MODELS,
+  // A day is enough to exercise the lock; a test checkpoint is not worth keeping.
+  checkpoints: { retentionDays: 1, expireAfterDays: 2 },
   logRetention: RetentionDays.TWO_WEEKS,
   removalPolicy: RemovalPolicy.DESTROY,
   databaseRemovalPolicy: RemovalPolicy.DESTROY,
@@ -73,6 +89,8 @@ const STAGING: EnvironmentSettings = {
   lambda: { memoryMiB: 1024, timeoutSeconds: 30 },
   userPool: { mfaRequired: true, threatProtection: false },
   models: MODELS,
+  // A month covers a release cycle's audits; notes are kept after the lock, like production's.
+  checkpoints: { retentionDays: 30 },
   logRetention: RetentionDays.ONE_MONTH,
   removalPolicy: RemovalPolicy.RETAIN,
   databaseRemovalPolicy: RemovalPolicy.SNAPSHOT,
@@ -87,6 +105,8 @@ const PRODUCTION: EnvironmentSettings = {
   lambda: { memoryMiB: 1024, timeoutSeconds: 30 },
   userPool: { mfaRequired: true, threatProtection: true },
   models: MODELS,
+  // A year: an auditor checking the ledger yearly always finds the last year's checkpoints locked.
+  checkpoints: { retentionDays: 365 },
   logRetention: RetentionDays.ONE_YEAR,
   removalPolicy: RemovalPolicy.RETAIN,
   databaseRemovalPolicy: RemovalPolicy.RETAIN,

@@ -93,13 +93,13 @@ describe('what each data source needs beyond the ledger', () => {
     }
   });
 
-  it('kernel passes and the memory reaper run on EventBridge schedules', () => {
+  it('kernel passes, the memory reaper and ledger checkpoints run on EventBridge schedules', () => {
     // When the rules and their targets are read
     const rules = Object.values(resourcesOf(api, 'AWS::Events::Rule')).map((rule) => rule.Properties ?? {});
     const target = (job: string) => ({ 'Fn::GetAtt': [deployed(deployment.api.scheduled.get(job)).logicalId, 'Arn'] });
     // Then each scheduled job has its rate and calls its own handler of the data source's code
     const jobs = Object.values(DATA_SOURCE_NEEDS).flatMap((needs) => needs.schedules ?? []);
-    expect(jobs.map((job) => job.id).sort()).toEqual(['KernelPasses', 'MemoryReaper']);
+    expect(jobs.map((job) => job.id).sort()).toEqual(['KernelPasses', 'LedgerCheckpoints', 'MemoryReaper']);
     for (const job of jobs) {
       const rule = rules.find((candidate) => JSON.stringify(candidate.Targets).includes(JSON.stringify(target(job.id))));
       expect(rule?.ScheduleExpression, job.id).toBe(`rate(${job.every.toMinutes()} minute${job.every.toMinutes() === 1 ? '' : 's'})`);
