@@ -68,6 +68,8 @@ function insertAsWritersStatement(waiters: readonly Waiter[]): Statement {
 /** SQLSTATEs after which the same group may simply run again. */
 const RETRYABLE = new Set(['40P01', '40001']); // deadlock with a foreign transaction, serialization failure
 const MAX_ATTEMPTS = 5;
+/** Spans ready to go that justify a second group beside one in flight. */
+const PARALLEL_BACKLOG = 32;
 
 export interface PendingAppend {
   /** The chain the span joins: its tenant, or '' for tenantless spans. */
@@ -140,6 +142,9 @@ export class GroupCommitter {
 
   private flush(): void {
     while (this.inFlight < this.maxGroups) {
+      // While a commit is in flight, a few waiting spans wait for it and then go together: a second
+      // small group would pay a second WAL flush for little. A backlog goes in parallel at once.
+      if (this.inFlight > 0 && this.readySpans() < PARALLEL_BACKLOG) return;
       const group = this.takeGroup();
       if (group.length === 0) return;
       // A chain is in at most one group at a time: its next spans wait for this one's commit.
@@ -152,6 +157,12 @@ export class GroupCommitter {
         this.flush();
       });
     }
+  }
+
+  private readySpans(): number {
+    let count = 0;
+    for (const [chain, queue] of this.waiting) if (!this.busy.has(chain)) count += queue.length;
+    return count;
   }
 
   /**
