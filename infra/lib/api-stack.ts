@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { ArnFormat, type CfnElement, CfnOutput, Duration, Expiration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as appsync from 'aws-cdk-lib/aws-appsync';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -13,6 +14,7 @@ import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import type { Construct } from 'constructs';
 import { DECISION_TTL_SECONDS } from '../../functions/access/authorizer.ts';
+import { WITNESS_MISSED } from '../../functions/api/ledger/checkpoint-pass.ts';
 import { BundledFunction, PROJECT_ROOT } from './bundled-function.ts';
 import type { CheckpointBucket } from './checkpoint-bucket.ts';
 import { DATA_SOURCE_NEEDS, type DataSourceNeeds } from './data-source-needs.ts';
@@ -67,6 +69,8 @@ export class ApiStack extends Stack {
   readonly authorizer: BundledFunction;
   /** Lambdas that EventBridge runs on a schedule (kernel passes, the memory reaper, checkpoints), by job id. */
   readonly scheduled = new Map<string, BundledFunction>();
+  /** Checkpoints a witness missed in the scheduled passes (a count of their logged errors), for an alarm. */
+  witnessFailures: cloudwatch.Metric | undefined;
   /** Wraps each tenant's memory data key (envelope encryption of secret and pii memories). */
   readonly memoryKey: kms.Key;
 
@@ -285,8 +289,19 @@ export class ApiStack extends Stack {
         targets: [new targets.LambdaFunction(scheduled.function, { deadLetterQueue: scheduled.deadLetterQueue, retryAttempts: 0 })],
       });
       this.scheduled.set(job.id, scheduled);
+      if (needs.witnessBucket) this.countWitnessFailures(scheduled, props.settings);
     }
     return bundled;
+  }
+
+  /**
+   * A pass whose witness missed a checkpoint still succeeds (the checkpoint is in the ledger), so
+   * the function's errors do not show it; its logged error lines are counted instead.
+   */
+  private countWitnessFailures(scheduled: BundledFunction, settings: EnvironmentSettings): void {
+    const metric = { metricNamespace: `LogLineOS/${settings.name}`, metricName: 'CheckpointWitnessFailures' };
+    scheduled.logGroup.addMetricFilter('WitnessFailures', { ...metric, filterPattern: logs.FilterPattern.literal(`"${WITNESS_MISSED}"`), metricValue: '1', defaultValue: 0 });
+    this.witnessFailures = new cloudwatch.Metric({ namespace: metric.metricNamespace, metricName: metric.metricName, statistic: 'Sum', period: Duration.minutes(5) });
   }
 
   private functionOptions(needs: DataSourceNeeds): { timeout?: Duration; memoryMiB?: number; sandbox?: boolean } {

@@ -50,6 +50,7 @@ export function addDeployment(app: App, settings: EnvironmentSettings): Deployme
     database: data.database,
     proxy: data.proxy,
     cache: data.cache,
+    ...(api.witnessFailures ? { witnessFailures: api.witnessFailures } : {}),
     description: `LogLineOS ${settings.name}: dashboard, alarms, backups`,
   });
 

@@ -20,6 +20,8 @@ export interface OperationsStackProps extends StackProps {
   readonly database: rds.DatabaseInstance;
   readonly proxy: rds.DatabaseProxy;
   readonly cache: elasticache.CfnReplicationGroup;
+  /** Checkpoints the witness bucket missed (the LedgerCheckpoints job's logged errors). */
+  readonly witnessFailures?: cloudwatch.IMetric;
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
@@ -77,6 +79,9 @@ export class OperationsStack extends Stack {
       alarm('CacheCpu', cacheMetric('EngineCPUUtilization', cacheNodes[0] ?? cache.ref), 80, 'Cache primary engine CPU above 80% for 15 minutes', undefined, 3),
       alarm('CacheMemory', cacheMetric('DatabaseMemoryUsagePercentage', cacheNodes[0] ?? cache.ref), 90, 'Cache primary above 90% of its memory (evicting)'),
     ];
+    if (props.witnessFailures) {
+      alarms.push(alarm('CheckpointWitnessFailures', props.witnessFailures, 0, 'A signed checkpoint did not reach the Object Lock witness bucket (see the LedgerCheckpoints logs)'));
+    }
     for (const bundled of props.functions) {
       const fn = bundled.function;
       const name = bundled.node.id;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import { addDeployment, type Deployment } from '../../infra/lib/deployment.ts';
 import { environmentSettings, type EnvironmentName } from '../../infra/lib/environments.ts';
 
@@ -17,11 +18,18 @@ const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.ur
 
 /**
  * The app exactly as `npx cdk synth -c env=<name>` builds it (cdk.json's context, the cdk-nag
- * plugin), synthesized once; the templates of its four stacks.
+ * plugin), synthesized once; the templates of its four stacks. `bundling: false` skips building the
+ * Lambda bundles (as `cdk synth --exclusively` does for other stacks), for tests of the templates alone.
  */
-export function synthesize(name: EnvironmentName, outdir?: string): Synthesized {
+export function synthesize(name: EnvironmentName, outdir?: string, options: { readonly bundling?: boolean } = {}): Synthesized {
   // Path and asset metadata on, as the CDK CLI sets them.
-  const context = { ...cdkJson.context, env: name, 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true };
+  const context = {
+    ...cdkJson.context,
+    env: name,
+    'aws:cdk:enable-path-metadata': true,
+    'aws:cdk:enable-asset-metadata': true,
+    ...(options.bundling === false ? { [cxapi.BUNDLING_STACKS]: [] } : {}),
+  };
   const app = new App({ context, ...(outdir ? { outdir } : {}) });
   const deployment = addDeployment(app, environmentSettings(name));
   app.synth();
