@@ -14,7 +14,7 @@ import { executeRequest, type DataSource, type ExecutionOutcome, type GraphqlReq
 import type { LocalIssuer } from './issuer.ts';
 import { RESOLVERS_DIR, loadResolvers } from './resolvers.ts';
 import { RealtimeHub } from './realtime.ts';
-import { DEFAULT_MAX_BUFFERED_BYTES } from './realtime-shard.ts';
+import { DEFAULT_COALESCE_MS, DEFAULT_MAX_BUFFERED_BYTES } from './realtime-shard.ts';
 import { intSetting } from '../functions/commons/config.ts';
 import { SCHEMA_DIR, loadSchema } from './schema.ts';
 
@@ -138,6 +138,7 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
     resolversDir,
     workers: options.fanoutWorkers ?? intSetting(services.env, 'LOGLINEOS_FANOUT_WORKERS', 2, 0, 64),
     maxBufferedBytes: options.realtimeMaxBufferedBytes ?? intSetting(services.env, 'LOGLINEOS_REALTIME_MAX_BUFFERED_BYTES', DEFAULT_MAX_BUFFERED_BYTES, 1024),
+    coalesceMs: intSetting(services.env, 'LOGLINEOS_REALTIME_COALESCE_MS', DEFAULT_COALESCE_MS, 0, 1000),
     ...(options.keepAliveMs ? { keepAliveMs: options.keepAliveMs } : {}),
   });
   const afterMutation = (outcome: ExecutionOutcome) => {
