@@ -200,14 +200,15 @@ export class RealtimeShard implements RealtimeShardHandle {
     this.queue.push(item);
     if (this.flushing) return;
     this.flushing = true;
-    const start = () =>
+    const start = (): void => {
       this.flush()
         .catch((error: unknown) => console.error(error))
         .finally(() => {
           this.flushing = false;
         });
+    };
     if (this.coalesceMs > 0) setTimeout(start, this.coalesceMs);
-    else void start();
+    else start();
   }
 
   /**
