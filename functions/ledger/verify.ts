@@ -1,23 +1,15 @@
-import { createHash } from 'node:crypto';
 import type { Identity } from '../commons/db/index.ts';
 import { NotFoundError } from '../commons/errors.ts';
 import { hashSpan } from './canonical.ts';
 import type { Ledger } from './ledger.ts';
 import { verifyDigestSignature } from './signing.ts';
-import { SPAN_COLUMNS_SQL, spanFromRow, type Span } from './span.ts';
+import type { Span } from './span.ts';
 import { getSpan } from './read.ts';
+import { lastLinkOf, verifyBatch, type BatchFailure, type BatchJob, type BatchOptions, type BatchOutcome, type ChainLink, type FailureCode } from './verify-batch.ts';
+import { SPAN_ARRAY_SQL } from './verify-canonical.ts';
+import { defaultVerifyWorkers, verifyPool, VerifyWorkerLost, type VerifyPool } from './verify-pool.ts';
 
-export type FailureCode =
-  | 'hash_mismatch'
-  | 'bad_signature'
-  | 'untrusted_key'
-  | 'unsigned'
-  | 'gap'
-  | 'broken_link'
-  | 'chain_hash_mismatch'
-  | 'wrong_chain'
-  | 'position_order'
-  | 'head_mismatch';
+export { nextChainHash, type FailureCode } from './verify-batch.ts';
 
 export interface SpanCheck {
   readonly ok: boolean;
@@ -65,17 +57,13 @@ export interface ChainOptions {
   readonly requireSignatures?: boolean;
   /** When given, every signature must be by one of these public keys (hex). */
   readonly trustedKeys?: readonly string[];
+  /** Spans per batch (2000). */
   readonly batchSize?: number;
-}
-
-const GENESIS = Buffer.alloc(32);
-
-/** SHA-256 over the previous chain hash and this span's hash: the link that makes a head commit to all history. */
-export function nextChainHash(previousChainHash: string | null, currHash: string): string {
-  return createHash('sha256')
-    .update(previousChainHash === null ? GENESIS : Buffer.from(previousChainHash, 'hex'))
-    .update(Buffer.from(currHash, 'hex'))
-    .digest('hex');
+  /**
+   * Worker threads for chains longer than one batch; 0 checks every batch on the calling thread.
+   * Default: LOGLINEOS_VERIFY_WORKERS, else one per core.
+   */
+  readonly workers?: number;
 }
 
 /** Recomputes one stored span's hash and checks its signature. */
@@ -109,73 +97,91 @@ export async function verifySpan(ledger: Ledger, identity: Identity | null, id: 
  * Walks one chain in order and recomputes every hash, signature and link, stopping at the first span
  * that does not match. It reads as the ledger role in one snapshot, so it sees the whole chain
  * exactly as it stood when it started, whatever is appended meanwhile.
+ *
+ * Spans come in batches, each span as one JSON text (verify-canonical.ts), and the next batch is
+ * fetched while this one is checked. Once a chain proves longer than one batch, batches go to a
+ * pool of worker threads (verify-pool.ts) and are taken back in chain order, so the report names
+ * the same first failure as a walk span by span. docs/verification.md has the design and figures.
  */
 export async function verifyChain(ledger: Ledger, chain: string, options: ChainOptions = {}): Promise<ChainReport> {
   const batchSize = options.batchSize ?? 2000;
-  const sql = `select ${SPAN_COLUMNS_SQL} from ledger.universal_registry r
+  const workers = options.workers ?? defaultVerifyWorkers();
+  const batchOptions: BatchOptions = {
+    chain,
+    ...(options.requireSignatures ? { requireSignatures: true } : {}),
+    ...(options.trustedKeys ? { trustedKeys: [...options.trustedKeys] } : {}),
+    ...(options.expectedHead ? { expectedHead: { chainSeq: options.expectedHead.chainSeq, chainHash: options.expectedHead.chainHash } } : {}),
+  };
+  const sql = `select r.chain_seq, ${SPAN_ARRAY_SQL} as span from ledger.universal_registry r
     where r.chain_key = $1 and r.chain_seq > $2 order by r.chain_seq limit $3`;
   return ledger.db.withLedger(async (tx) => {
-    let checked = 0;
-    let previous: Span | null = null;
-    let headSeen = options.expectedHead === undefined;
-    const fail = (span: Span, code: FailureCode, reason: string): ChainReport => ({
-      chain,
-      ok: false,
-      checked,
-      head: previous ? { chainSeq: previous.chainSeq, chainHash: previous.chainHash, currHash: previous.currHash } : null,
-      failure: { id: span.id, seq: span.seq, chainSeq: span.chainSeq, position: span.position, code, reason },
-    });
+    // Timestamps are read as text; in UTC they print as the canonical form wants them.
+    await tx.query("select set_config('TimeZone', 'UTC', true)");
+    const fetch = (after: number) => {
+      const rows = tx.query<{ chain_seq: number; span: string }>(sql, [chain, after, batchSize]);
+      rows.catch(() => undefined); // awaited below; never left unobserved when verification stops early
+      return rows;
+    };
 
-    // The next batch is fetched while this one is hashed.
-    let pending = tx.query(sql, [chain, 0, batchSize]);
-    for (;;) {
-      const rows = await pending;
-      if (rows.length === 0) break;
-      const last = rows[rows.length - 1];
-      if (rows.length === batchSize && last) pending = tx.query(sql, [chain, last.chain_seq, batchSize]);
-      for (const row of rows) {
-        const span = spanFromRow(row);
-        const expectedSeq = (previous?.chainSeq ?? 0) + 1;
-        if (span.chainKey !== (span.tenantId ?? '')) {
-          return fail(span, 'wrong_chain', `the span belongs to tenant ${JSON.stringify(span.tenantId)} but sits in chain ${JSON.stringify(chain)}`);
+    let pool: VerifyPool | null = null;
+    let poolStarted = false;
+    // Batches handed out and not yet taken back, in chain order; bounded so memory stays flat.
+    const inFlight: Promise<BatchOutcome>[] = [];
+    const maxInFlight = 2 * Math.max(1, workers);
+    // What the batches taken back so far add up to.
+    const so: { checked: number; last: ChainLink | null; headSeen: boolean; failure?: BatchFailure } = { checked: 0, last: null, headSeen: false };
+    const takeBack = async (): Promise<void> => {
+      const outcome = await (inFlight.shift() as Promise<BatchOutcome>);
+      so.checked += outcome.checked;
+      so.last = outcome.last;
+      so.headSeen ||= outcome.headSeen;
+      if (outcome.failure) so.failure = outcome.failure;
+    };
+    const check = (job: BatchJob): Promise<BatchOutcome> => {
+      if (!pool) return Promise.resolve(verifyBatch(job));
+      return pool.run(job).catch((error: unknown) => (error instanceof VerifyWorkerLost ? verifyBatch(job) : Promise.reject(error)));
+    };
+
+    let previous: ChainLink | null = null;
+    let pending: Promise<{ chain_seq: number; span: string }[]> | null = fetch(0);
+    try {
+      while (pending && !so.failure) {
+        const rows: { chain_seq: number; span: string }[] = await pending;
+        const lastRow = rows[rows.length - 1];
+        pending = rows.length === batchSize && lastRow ? fetch(lastRow.chain_seq) : null;
+        if (!lastRow) break;
+        if (pending && workers > 0 && !poolStarted) {
+          poolStarted = true;
+          void verifyPool(workers).then((started) => {
+            pool = started;
+          });
         }
-        if (span.chainSeq !== expectedSeq) {
-          return fail(span, 'gap', `chain position ${expectedSeq} is missing: the span after ${previous ? `${previous.id}/${previous.seq}` : 'the start'} is at ${span.chainSeq}`);
-        }
-        if (span.prevHash !== (previous?.currHash ?? null)) {
-          return fail(span, 'broken_link', `prev_hash ${String(span.prevHash)} does not match the curr_hash ${String(previous?.currHash ?? null)} of the span before it: spans were removed, inserted or reordered`);
-        }
-        if (previous && span.position <= previous.position) {
-          return fail(span, 'position_order', `position ${span.position} is not after the previous span's ${previous.position}: spans were reordered`);
-        }
-        const check = checkSpan(span, options);
-        if (!check.ok) return fail(span, check.code ?? 'hash_mismatch', check.reason ?? 'does not verify');
-        if (span.chainHash !== nextChainHash(previous?.chainHash ?? null, span.currHash)) {
-          return fail(span, 'chain_hash_mismatch', 'chain_hash does not follow from the previous chain_hash and this curr_hash');
-        }
-        if (options.expectedHead && span.chainSeq === options.expectedHead.chainSeq) {
-          if (span.chainHash !== options.expectedHead.chainHash) {
-            return fail(span, 'head_mismatch', `the chain no longer passes through the recorded head ${options.expectedHead.chainHash} at ${options.expectedHead.chainSeq}: history before it was rewritten`);
-          }
-          headSeen = true;
-        }
-        previous = span;
-        checked += 1;
+        const job: BatchJob = { spans: rows.map((row) => row.span), previous, options: batchOptions };
+        previous = lastLinkOf(lastRow.span);
+        const outcome = check(job);
+        outcome.catch(() => undefined);
+        inFlight.push(outcome);
+        while (!so.failure && inFlight.length > 0 && (inFlight.length >= maxInFlight || !pool || !pending)) await takeBack();
       }
-      if (rows.length < batchSize) break;
+      while (!so.failure && inFlight.length > 0) await takeBack();
+    } finally {
+      // Stopped early (a failure, or an error): nothing may be left running against the transaction.
+      await Promise.allSettled([...inFlight, pending ?? Promise.resolve()]);
     }
-    const head = previous ? { chainSeq: previous.chainSeq, chainHash: previous.chainHash, currHash: previous.currHash } : null;
-    if (!headSeen && options.expectedHead) {
+    const head = (link: ChainLink | null) => (link ? { chainSeq: link.chainSeq, chainHash: link.chainHash, currHash: link.currHash } : null);
+    const { checked, last: end, failure } = so;
+    if (failure) return { chain, ok: false, checked, head: head(end), failure };
+    if (options.expectedHead && !so.headSeen) {
       return {
         chain,
         ok: false,
         checked,
-        head,
-        failure: { id: previous?.id ?? '', seq: previous?.seq ?? 0, chainSeq: previous?.chainSeq ?? 0, position: previous?.position ?? 0, code: 'head_mismatch',
-          reason: `the chain ends at ${head?.chainSeq ?? 0}, before the recorded head at ${options.expectedHead.chainSeq}: spans were removed from its end` },
+        head: head(end),
+        failure: { id: end?.id ?? '', seq: end?.seq ?? 0, chainSeq: end?.chainSeq ?? 0, position: end?.position ?? 0, code: 'head_mismatch',
+          reason: `the chain ends at ${end?.chainSeq ?? 0}, before the recorded head at ${options.expectedHead.chainSeq}: spans were removed from its end` },
       };
     }
-    return { chain, ok: true, checked, head };
+    return { chain, ok: true, checked, head: head(end) };
   }, { snapshot: true });
 }
 
