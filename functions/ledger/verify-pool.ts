@@ -96,7 +96,7 @@ export interface VerifyPool {
   run(job: BatchJob): Promise<BatchOutcome>;
 }
 
-let shared: { size: number; pool: Promise<VerifyPool | null>; workers: VerifyWorker[] } | undefined;
+let shared: { size: number; pool: Promise<VerifyPool | null>; workers: VerifyWorker[]; started?: VerifyPool | null } | undefined;
 let nextId = 1;
 
 /** Workers verifyChain uses by default: one per core. */
@@ -122,6 +122,11 @@ export function verifyPool(size: number): Promise<VerifyPool | null> {
   return shared.pool;
 }
 
+/** The pool of `size` workers if it has already started, without waiting or starting one. */
+export function startedVerifyPool(size: number): VerifyPool | null {
+  return shared && shared.size === size ? (shared.started ?? null) : null;
+}
+
 /** Stops the pool's workers (tests, benchmarks); the next verification starts a new one. */
 export async function closeVerifyPool(): Promise<void> {
   const current = shared;
@@ -129,9 +134,9 @@ export async function closeVerifyPool(): Promise<void> {
   if (current) await Promise.all(current.workers.map((worker) => worker.terminate()));
 }
 
-function startPool(size: number): { size: number; pool: Promise<VerifyPool | null>; workers: VerifyWorker[] } {
+function startPool(size: number): NonNullable<typeof shared> {
   const bootstrap = workerBootstrap();
-  if (!bootstrap) return { size, pool: Promise.resolve(null), workers: [] };
+  if (!bootstrap) return { size, pool: Promise.resolve(null), workers: [], started: null };
   const workers = Array.from({ length: size }, () => new VerifyWorker(bootstrap));
   const pool = Promise.all(workers.map((worker) => worker.ready)).then(
     (): VerifyPool => ({
@@ -149,7 +154,11 @@ function startPool(size: number): { size: number; pool: Promise<VerifyPool | nul
       return null;
     },
   );
-  return { size, pool, workers };
+  const entry: NonNullable<typeof shared> = { size, pool, workers };
+  void pool.then((started) => {
+    entry.started = started;
+  });
+  return entry;
 }
 
 /** The worker's entry: registers tsx, then imports verify-worker.ts. Null when either is missing. */

@@ -7,7 +7,7 @@ import type { Span } from './span.ts';
 import { getSpan } from './read.ts';
 import { lastLinkOf, verifyBatch, type BatchFailure, type BatchJob, type BatchOptions, type BatchOutcome, type ChainLink, type FailureCode } from './verify-batch.ts';
 import { SPAN_ARRAY_SQL } from './verify-canonical.ts';
-import { defaultVerifyWorkers, verifyPool, VerifyWorkerLost, type VerifyPool } from './verify-pool.ts';
+import { defaultVerifyWorkers, startedVerifyPool, verifyPool, VerifyWorkerLost, type VerifyPool } from './verify-pool.ts';
 
 export { nextChainHash, type FailureCode } from './verify-batch.ts';
 
@@ -123,8 +123,9 @@ export async function verifyChain(ledger: Ledger, chain: string, options: ChainO
       return rows;
     };
 
-    let pool: VerifyPool | null = null;
-    let poolStarted = false;
+    // A pool already up (an earlier chain) takes every batch; otherwise it starts once a second batch is seen.
+    let pool: VerifyPool | null = workers > 0 ? startedVerifyPool(workers) : null;
+    let poolStarted = pool !== null;
     // Batches handed out and not yet taken back, in chain order; bounded so memory stays flat.
     const inFlight: Promise<BatchOutcome>[] = [];
     const maxInFlight = 2 * Math.max(1, workers);

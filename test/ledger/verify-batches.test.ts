@@ -44,11 +44,13 @@ async function chainOf(): Promise<Chain> {
   };
 }
 
-/** The report in worker threads with small batches, after checking it equals the one-thread, one-batch walk. */
+/** The report in worker threads with small batches, after checking it equals small batches on this thread and one batch. */
 async function verifiedBothWays(chain: string, options: Parameters<typeof verifyChain>[2] = {}): Promise<ChainReport> {
   const inWorkers = await verifyChain(ledger, chain, { ...options, batchSize: BATCH, workers: 2 });
+  const inline = await verifyChain(ledger, chain, { ...options, batchSize: BATCH, workers: 0 });
   const walked = await verifyChain(ledger, chain, { ...options, batchSize: 1000, workers: 0 });
   expect(inWorkers).toEqual(walked);
+  expect(inline).toEqual(walked);
   return inWorkers;
 }
 
