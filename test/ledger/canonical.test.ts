@@ -1,22 +1,12 @@
 import canonicalize from 'canonicalize';
 import { describe, expect, test } from 'vitest';
 import { canonicalObject, canonicalString } from '../../functions/ledger/index.ts';
+import { seededRandom } from '../support/random.ts';
 
 /*
  * canonicalString writes the top level itself (fixed column order) and hands only nested values to
  * the JCS library; it must give exactly the library's text for the whole object, whatever the values.
  */
-
-/** A small deterministic generator (mulberry32), so a failure names a seed that reproduces it. */
-function generator(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const STRINGS = ['', 'plain', 'é ü ß', '😀 astral', '"quoted" \\ back', 'line\nbreak\ttab', '\u0001\u001f controls', '\u2028\u2029', '\ud800 lone', 'key'];
 const NUMBERS = [0, -0, 1, -1, 0.1, 1e21, 1e-7, 123456789012345680000, 5e-324, -1.7976931348623157e308, 3.14159];
@@ -36,7 +26,7 @@ describe('canonicalString', () => {
   test('equals the JCS library over the whole canonical object, for 2,000 random spans', () => {
     for (let seed = 1; seed <= 2000; seed += 1) {
       // given a span with random strings, numbers, nested objects and arrays in its columns
-      const random = generator(seed);
+      const random = seededRandom(seed);
       const span = {
         id: '00000000-0000-4000-8000-000000000001', seq: Math.floor(random() * 5), entityType: 'note', who: STRINGS[seed % STRINGS.length], did: 'wrote', this: STRINGS[(seed * 7) % STRINGS.length],
         at: '2026-12-04T10:00:00.000Z', ownerId: 'u', visibility: 'public', isDeleted: random() < 0.5, confidence: NUMBERS[seed % NUMBERS.length],

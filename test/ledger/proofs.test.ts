@@ -118,6 +118,17 @@ describe('who may see a log', () => {
   });
 });
 
+describe('the Merkle nodes', () => {
+  test('cannot be written, changed or removed through the API role', async () => {
+    const { who } = await tenantWith(2);
+    const forge = (sql: string, params: unknown[]) => ledger.db.withSession(who, (tx) => tx.query(sql, params));
+    await expect(forge('select ledger.merkle_add_leaf($1, 3, $2)', [who.tenantId, 'ab'.repeat(32)])).rejects.toMatchObject({ code: '42501' });
+    await expect(forge('insert into ledger.merkle_node values ($1, 0, 2, $2)', [who.tenantId, Buffer.alloc(32)])).rejects.toMatchObject({ code: '42501' });
+    await expect(forge('delete from ledger.merkle_node where chain_key = $1', [who.tenantId])).rejects.toMatchObject({ code: '42501' });
+    expect((await ledgerCheckpoint(ledger, who, who.tenantId)).treeSize).toBe(2);
+  });
+});
+
 describe('checkpoints', () => {
   test('a checkpoint is written into its chain and kept by the file witness; a rewritten history is refused by it', async () => {
     // given a chain with a checkpoint kept by a file witness

@@ -4,6 +4,7 @@ import { SPAN_COLUMNS_SQL } from '../../functions/ledger/span.ts';
 import { SPAN_ARRAY_SQL, canonicalJson, canonicalStringOfValues, isoFromPostgres } from '../../functions/ledger/verify-canonical.ts';
 import canonicalize from 'canonicalize';
 import { openTestDatabase } from '../support/ledger.ts';
+import { seededRandom } from '../support/random.ts';
 
 /*
  * verifyChain reads each span as one JSON array and writes its canonical form itself. For the same
@@ -18,17 +19,6 @@ beforeAll(async () => {
   database = await openTestDatabase();
 });
 afterAll(() => database.close());
-
-/** A small deterministic generator (mulberry32), so a failure names a seed that reproduces it. */
-function generator(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // PostgreSQL text holds any Unicode but NUL; jsonb refuses lone surrogates, so none are generated.
 const STRINGS = ['', 'plain', 'é ü ß', '😀 astral', '"quoted" \\ back / slash', 'line\nbreak\ttab\r', '\u0001\u001f\u007f controls', '\u2028\u2029', '日本語', 'key', 'ﬃ \ufb33'];
@@ -107,7 +97,7 @@ describe('the canonical form verifyChain writes from its JSON rows', () => {
       await tx.query("select set_config('TimeZone', 'UTC', true)");
       await tx.query('create temp table spans on commit drop as select * from ledger.universal_registry with no data');
       for (const seed of seeds) {
-        const random = generator(seed);
+        const random = seededRandom(seed);
         await tx.query(INSERT, HASHED_COLUMNS.map((column) => parameter(random, column)));
       }
       // when each row is read both ways in one statement
@@ -135,7 +125,7 @@ describe('the canonical form verifyChain writes from its JSON rows', () => {
 
   test('nested JSON serializes as the JCS library does, for 2,000 random values', () => {
     for (let seed = 1; seed <= 2000; seed += 1) {
-      const value = json(generator(seed), 0);
+      const value = json(seededRandom(seed), 0);
       expect(canonicalJson(value), `seed ${seed}`).toBe(canonicalize(value));
     }
   });

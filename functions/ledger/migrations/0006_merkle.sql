@@ -25,26 +25,38 @@ create trigger merkle_node_no_truncate
 -- role), proofs read them as the ledger role after the caller's right to the log was checked.
 grant select, insert on ledger.merkle_node to loglineos_ledger;
 
--- Adds the new leaf (chain_seq - 1) and every node it completes. An AFTER trigger, so that a row
--- skipped by ON CONFLICT DO NOTHING (which runs BEFORE triggers first) adds nothing; it runs inside the
--- inserting transaction, under the chain lock link_span took, so the tree grows in chain order.
-create function ledger.grow_merkle_log() returns trigger language plpgsql security definer
+-- Adds leaf `leaf_seq - 1` of a chain's log and every node it completes. Only the ledger role may run
+-- it (no EXECUTE for anyone else): a caller who could add nodes could forge the log.
+create function ledger.merkle_add_leaf(chain text, leaf_seq bigint, leaf_hex text) returns void language plpgsql
 set search_path = pg_catalog, ledger as $$
 declare
   node_level integer := 0;
-  node_index bigint := new.chain_seq - 1;
-  node_hash bytea := sha256('\x00'::bytea || decode(new.curr_hash, 'hex'));
+  node_index bigint := leaf_seq - 1;
+  node_hash bytea := sha256('\x00'::bytea || decode(leaf_hex, 'hex'));
   sibling bytea;
 begin
   loop
-    insert into ledger.merkle_node (chain_key, level, idx, hash) values (new.chain_key, node_level, node_index, node_hash);
+    insert into ledger.merkle_node (chain_key, level, idx, hash) values (chain, node_level, node_index, node_hash);
     exit when node_index % 2 = 0;
     select m.hash into strict sibling from ledger.merkle_node m
-     where m.chain_key = new.chain_key and m.level = node_level and m.idx = node_index - 1;
+     where m.chain_key = chain and m.level = node_level and m.idx = node_index - 1;
     node_hash := sha256('\x01'::bytea || sibling || node_hash);
     node_level := node_level + 1;
     node_index := node_index / 2;
   end loop;
+end
+$$;
+
+alter function ledger.merkle_add_leaf(text, bigint, text) owner to loglineos_ledger;
+revoke execute on function ledger.merkle_add_leaf(text, bigint, text) from public;
+
+-- The registry's rows join their chain's log. An AFTER trigger, so that a row skipped by ON CONFLICT
+-- DO NOTHING (which runs BEFORE triggers first) adds nothing; it runs inside the inserting
+-- transaction, under the chain lock link_span took, so the tree grows in chain order.
+create function ledger.grow_merkle_log() returns trigger language plpgsql security definer
+set search_path = pg_catalog, ledger as $$
+begin
+  perform ledger.merkle_add_leaf(new.chain_key, new.chain_seq, new.curr_hash);
   return null;
 end
 $$;
@@ -61,24 +73,9 @@ set local role loglineos_ledger;
 do $$
 declare
   span record;
-  node_level integer;
-  node_index bigint;
-  node_hash bytea;
-  sibling bytea;
 begin
   for span in select chain_key, chain_seq, curr_hash from ledger.universal_registry order by chain_key, chain_seq loop
-    node_level := 0;
-    node_index := span.chain_seq - 1;
-    node_hash := sha256('\x00'::bytea || decode(span.curr_hash, 'hex'));
-    loop
-      insert into ledger.merkle_node (chain_key, level, idx, hash) values (span.chain_key, node_level, node_index, node_hash);
-      exit when node_index % 2 = 0;
-      select m.hash into strict sibling from ledger.merkle_node m
-       where m.chain_key = span.chain_key and m.level = node_level and m.idx = node_index - 1;
-      node_hash := sha256('\x01'::bytea || sibling || node_hash);
-      node_level := node_level + 1;
-      node_index := node_index / 2;
-    end loop;
+    perform ledger.merkle_add_leaf(span.chain_key, span.chain_seq, span.curr_hash);
   end loop;
 end
 $$;
