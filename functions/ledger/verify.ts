@@ -30,14 +30,8 @@ export interface ChainHead {
   readonly chainHash: string;
 }
 
-export interface ChainFailure {
-  readonly id: string;
-  readonly seq: number;
-  readonly chainSeq: number;
-  readonly position: number;
-  readonly code: FailureCode;
-  readonly reason: string;
-}
+/** The first span of a chain that does not verify: the same shape a batch reports. */
+export type ChainFailure = BatchFailure;
 
 export interface ChainReport {
   /** The chain: a tenant id, or '' for the tenantless chain. */
