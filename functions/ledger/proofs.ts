@@ -115,7 +115,7 @@ export async function logConsistencyProof(ledger: Ledger, identity: Identity | n
 }
 
 /** The log's current size: its number of leaves. */
-export async function logSize(tx: Queryable, chain: string): Promise<number> {
+async function logSize(tx: Queryable, chain: string): Promise<number> {
   const [row] = await tx.query<{ size: number }>('select coalesce(max(idx) + 1, 0)::bigint as size from ledger.merkle_node where chain_key = $1 and level = 0', [chain]);
   return Number(row?.size ?? 0);
 }

@@ -1,9 +1,8 @@
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { openCheckpoint } from './checkpoint-note.ts';
+import { CheckpointWitness } from '../../client/proofs.ts';
 import type { Witness } from './checkpoints.ts';
-import { verifyConsistency } from './merkle.ts';
 import type { SignedCheckpoint } from './proofs.ts';
 
 /*
@@ -13,43 +12,33 @@ import type { SignedCheckpoint } from './proofs.ts';
  * its witness.
  */
 
-/** A file per log under a folder (locally `<data dir>/witness/`): one JSON line per checkpoint kept. */
+/**
+ * A folder of files per log (locally `<data dir>/witness/`): `<origin>.note`, the latest checkpoint
+ * kept, and `<origin>.jsonl`, one line per checkpoint kept. The checks are the client's own
+ * (client/proofs.ts `CheckpointWitness`), with the proofs asked of the ledger in process.
+ */
 export function fileWitness(folder: string, prove: (chain: string, fromSize: number, toSize: number) => Promise<readonly string[]>): Witness {
   mkdirSync(folder, { recursive: true, mode: 0o700 });
-  const fileOf = (origin: string) => join(folder, `${origin.replace(/[^A-Za-z0-9._-]+/g, '_')}.jsonl`);
+  const fileOf = (origin: string, ending: string) => join(folder, `${origin.replace(/[^A-Za-z0-9._-]+/g, '_')}.${ending}`);
+  const storage = {
+    load: (origin: string) => (existsSync(fileOf(origin, 'note')) ? readFileSync(fileOf(origin, 'note'), 'utf8') : undefined),
+    save(origin: string, note: string) {
+      appendFileSync(fileOf(origin, 'jsonl'), `${JSON.stringify({ note })}\n`, { mode: 0o600 });
+      writeFileSync(fileOf(origin, 'note'), note, { mode: 0o600 });
+    },
+  };
   return {
     name: 'file',
     async record(checkpoint: SignedCheckpoint) {
-      const opened = openCheckpoint(checkpoint.note, checkpoint.keyName, hexBytes(checkpoint.publicKey));
-      const file = fileOf(opened.origin);
-      const kept = lastLine(file);
-      if (kept) {
-        const previous = openCheckpoint(kept.note, checkpoint.keyName, hexBytes(checkpoint.publicKey));
-        if (opened.size < previous.size) throw new Error(`${opened.origin}: refused a checkpoint of size ${opened.size}, older than the ${previous.size} already witnessed`);
-        const proof = opened.size === previous.size ? [] : await prove(checkpoint.chain, previous.size, opened.size);
-        const consistent = opened.size === previous.size
-          ? equalBytes(opened.rootHash, previous.rootHash)
-          : verifyConsistency(previous.size, opened.size, previous.rootHash, opened.rootHash, proof.map(hexBytes));
-        if (!consistent) {
-          throw new Error(`${opened.origin}: the log at size ${opened.size} is not consistent with the checkpoint at size ${previous.size} witnessed before: history was rewritten`);
-        }
-      }
-      appendFileSync(file, `${JSON.stringify({ treeSize: opened.size, note: checkpoint.note })}\n`, { mode: 0o600 });
+      const witness = new CheckpointWitness({ name: checkpoint.keyName, publicKeyHex: checkpoint.publicKey }, storage);
+      const before = witness.latest(checkpoint.origin);
+      const verdict = await witness.accept(checkpoint.note, (from, to) => prove(checkpoint.chain, from, to));
+      if (verdict.ok) return;
+      throw new Error(verdict.code === 'inconsistent' && before
+        ? `${checkpoint.origin}: the log at size ${checkpoint.treeSize} is not consistent with the checkpoint at size ${before.size} witnessed before: history was rewritten`
+        : `${checkpoint.origin}: ${verdict.code}: ${verdict.reason}`);
     },
   };
-}
-
-function lastLine(file: string): { treeSize: number; note: string } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  const lines = text.trimEnd().split('\n').filter(Boolean);
-  const last = lines[lines.length - 1];
-  return last ? (JSON.parse(last) as { treeSize: number; note: string }) : undefined;
 }
 
 /**
@@ -74,5 +63,3 @@ export function s3Witness(client: S3Client, bucket: string): Witness {
   };
 }
 
-const hexBytes = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'hex'));
-const equalBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((byte, i) => byte === b[i]);
