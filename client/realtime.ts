@@ -1,4 +1,5 @@
 import { createClient, type ClientAuth } from './client.ts';
+import { iamFetch, isIamAuth, signedRealtimeHeader, type IamAuth } from './iam.ts';
 import { fromGraphqlSpan, verifySpanLocally, type ClientVerification, type SpanProof } from './verify.ts';
 import { FullSpanByIdDocument, TimelineBackfillDocument, TimelineHeadDocument, type FullSpanFragment, type SpanFilter } from './operations.ts';
 
@@ -44,7 +45,8 @@ export interface TimelineFilter {
 export interface SubscribeTimelineOptions {
   /** The GraphQL endpoint (…/graphql); the real-time endpoint is derived from it as AppSync does. */
   readonly url: string;
-  readonly auth: ClientAuth;
+  /** An API key, a user pool token, or `{ iam: { region, credentials } }` (SigV4, for internal callers). */
+  readonly auth: ClientAuth | IamAuth;
   readonly filter?: TimelineFilter;
   /** Resume after this cursor; left out, the subscription starts at the timeline's current end. */
   readonly after?: string | null;
@@ -69,6 +71,8 @@ export interface TimelineSubscription {
 
 const SUBSCRIBE = 'subscription OnTimeline($entityTypes: [String!], $traceId: String, $parentId: ID) { onTimeline(entityTypes: $entityTypes, traceId: $traceId, parentId: $parentId) { cursor id seq entityType ownerId tenantId visibility traceId parentId truncated span } }';
 const SEEN_LIMIT = 100_000;
+/** WebSocket.OPEN, the same in browsers and the `ws` package. */
+const OPEN = 1;
 
 /** AppSync's real-time URL for a GraphQL URL: its own host for AppSync domains, `/graphql/realtime` elsewhere. */
 export function realtimeUrl(graphqlUrl: string): string {
@@ -82,7 +86,11 @@ export function realtimeUrl(graphqlUrl: string): string {
 export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSubscription {
   const WebSocketImpl: WebSocketConstructor | undefined = options.WebSocket ?? (globalThis as unknown as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (WebSocketImpl === undefined) throw new TypeError('subscribeTimeline: no WebSocket here; pass options.WebSocket (in Node 20: the `ws` package)');
-  const http = createClient({ url: options.url, auth: options.auth, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  const iam = isIamAuth(options.auth) ? options.auth : null;
+  // IAM callers' queries are signed by the fetch; the token is a placeholder the signature replaces.
+  const http = iam
+    ? createClient({ url: options.url, auth: { token: 'sigv4' }, fetch: iamFetch(iam, options.fetch) })
+    : createClient({ url: options.url, auth: options.auth as ClientAuth, ...(options.fetch ? { fetch: options.fetch } : {}) });
   const filter: SpanFilter | undefined = options.filter?.entityTypes?.length || options.filter?.traceId || options.filter?.parentId
     ? { ...(options.filter.entityTypes?.length ? { entityTypes: [...options.filter.entityTypes] } : {}), ...(options.filter.traceId ? { traceId: options.filter.traceId } : {}), ...(options.filter.parentId ? { parentId: options.filter.parentId } : {}) }
     : undefined;
@@ -134,17 +142,26 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
     else buffered.push({ event, graphql });
   }
 
-  async function authHeader(): Promise<Record<string, string>> {
+  /** The auth header object of the connection (`body` '{}') or of one start message (its `data`). */
+  async function authHeader(kind: 'connect' | 'start', body: string): Promise<Record<string, string>> {
+    if (iam) return signedRealtimeHeader(options.url, kind === 'connect' ? '/connect' : '', body, iam);
+    const auth = options.auth as ClientAuth;
     const host = new URL(options.url).host;
-    if ('apiKey' in options.auth) return { host, 'x-api-key': options.auth.apiKey };
-    const token = typeof options.auth.token === 'function' ? await options.auth.token() : options.auth.token;
+    if ('apiKey' in auth) return { host, 'x-api-key': auth.apiKey };
+    const token = typeof auth.token === 'function' ? await auth.token() : auth.token;
     return { host, Authorization: token };
+  }
+
+  async function start(ws: WebSocketLike): Promise<void> {
+    const data = JSON.stringify({ query: SUBSCRIBE, variables: { ...options.filter } });
+    const authorization = await authHeader('start', data);
+    if (socket === ws && ws.readyState === OPEN) ws.send(JSON.stringify({ id: 'timeline', type: 'start', payload: { data, extensions: { authorization } } }));
   }
 
   async function connect(): Promise<void> {
     if (closed) return;
     if (confirmed === null) confirmed = (await http.query(TimelineHeadDocument, {})).timelineHead;
-    const header = await authHeader();
+    const header = await authHeader('connect', '{}');
     const encoded = base64url(JSON.stringify(header));
     const ws = new (WebSocketImpl as WebSocketConstructor)(realtimeUrl(options.url), ['graphql-ws', `header-${encoded}`]);
     socket = ws;
@@ -155,11 +172,10 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
       const frame = JSON.parse(String(message.data)) as { type: string; id?: string; payload?: { data?: { onTimeline?: unknown }; errors?: { errorType: string; message: string }[] } };
       switch (frame.type) {
         case 'connection_ack':
-          ws.send(JSON.stringify({
-            id: 'timeline',
-            type: 'start',
-            payload: { data: JSON.stringify({ query: SUBSCRIBE, variables: { ...options.filter } }), extensions: { authorization: header } },
-          }));
+          start(ws).catch((error: unknown) => {
+            fail(error);
+            ws.close();
+          });
           return;
         case 'start_ack':
           attempt = 0;

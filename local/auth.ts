@@ -54,7 +54,7 @@ export interface SignedRequest {
 export async function authenticate(headers: Readonly<Record<string, string | undefined>>, sourceIp: string, config: AuthConfig, request?: SignedRequest): Promise<Caller> {
   const authorization = headers.authorization;
   if (authorization?.startsWith('AWS4-HMAC-SHA256 ')) {
-    if (!request) throw new AuthFailure('IAM (SigV4) authorization is accepted on POST /graphql only.');
+    if (!request) throw new AuthFailure('IAM (SigV4) authorization is accepted on POST /graphql and in the real-time header and start messages only.');
     return verifySigV4(authorization, headers, sourceIp, config, request);
   }
   if (authorization && config.authorizer && authorization.startsWith(API_TOKEN_PREFIX)) {
@@ -124,7 +124,9 @@ async function verifySigV4(authorization: string, headers: Readonly<Record<strin
   }
   const signed: Record<string, string> = {};
   for (const name of signedHeaders.split(';')) signed[name] = headers[name] ?? '';
-  const signer = new SignatureV4({ credentials: credential, region, service, sha256: Hash.bind(null, 'sha256') });
+  // applyChecksum off: the signer must not add an x-amz-content-sha256 the client did not sign
+  // (AppSync's real-time headers have none); when the client signed one, it is in `signed`.
+  const signer = new SignatureV4({ credentials: credential, region, service, sha256: Hash.bind(null, 'sha256'), applyChecksum: false });
   const [path, query = ''] = request.path.split('?');
   const expected = await signer.sign(
     { method: request.method, protocol: 'http:', hostname: (headers.host ?? '').split(':')[0] ?? '', path: path ?? '/', query: Object.fromEntries(new URLSearchParams(query)), headers: signed, body: request.body },

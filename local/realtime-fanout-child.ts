@@ -47,7 +47,7 @@ let api = buildEventApi();
 
 const backend: RealtimeBackend = {
   api: () => api,
-  authenticate: (headers, sourceIp) => call<Caller>({ method: 'authenticate', headers, sourceIp }),
+  authenticate: (headers, sourceIp, signed) => call<Caller>({ method: 'authenticate', headers, sourceIp, signed }),
   startSubscription: (caller, request) => call<StartedSubscription>({ method: 'startSubscription', caller, request }),
   ended: (registration) => call<void>({ method: 'ended', registration }),
 };

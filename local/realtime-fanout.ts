@@ -3,7 +3,7 @@ import { getPriority, setPriority } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { AuthFailure, type Caller } from './auth.ts';
+import { AuthFailure, type Caller, type SignedRequest } from './auth.ts';
 import { operationOf, prepareDocument, type LocalApi } from './execute.ts';
 import { subscribedMutations, type InvalidationRequest, type RealtimeBackend, type RealtimeShardHandle, type ShardOptions, type UpgradeRequest } from './realtime-shard.ts';
 
@@ -47,7 +47,7 @@ export type ToChild =
 export type FromChild =
   | { type: 'ready' }
   | { type: 'closed' }
-  | { type: 'call'; id: number; method: 'authenticate'; headers: Record<string, string>; sourceIp: string }
+  | { type: 'call'; id: number; method: 'authenticate'; headers: Record<string, string>; sourceIp: string; signed: SignedRequest }
   | { type: 'call'; id: number; method: 'startSubscription'; caller: Caller; request: { query: string; operationName?: string; variables: Record<string, unknown> } }
   | { type: 'call'; id: number; method: 'ended'; registration: number }
   | { type: 'call'; id: number; method: 'dataSource'; name: string; request: unknown };
@@ -225,7 +225,7 @@ export class FanoutPool implements RealtimeShardHandle {
       const backend = this.options.backend;
       switch (call.method) {
         case 'authenticate':
-          return reply({ value: await backend.authenticate(call.headers, call.sourceIp) });
+          return reply({ value: await backend.authenticate(call.headers, call.sourceIp, call.signed) });
         case 'startSubscription': {
           const started = await backend.startSubscription(call.caller, call.request);
           if (started.errors || child.exited) return reply({ value: started });

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isObjectType, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { AuthFailure, type Caller } from './auth.ts';
+import { AuthFailure, type Caller, type SignedRequest } from './auth.ts';
 import { deliverEvent, operationOf, prepareDocument, type AppSyncError, type LocalApi } from './execute.ts';
 import { filterProblem, matches, type FilterGroup } from './filters.ts';
 
@@ -45,8 +45,11 @@ export interface StartedSubscription {
 export interface RealtimeBackend {
   /** The schema (and resolvers) events are shaped with. */
   api(): Promise<LocalApi>;
-  /** Resolves the caller of these (lower-cased) auth headers; rejects with AuthFailure. */
-  authenticate(headers: Readonly<Record<string, string>>, sourceIp: string): Promise<Caller>;
+  /**
+   * Resolves the caller of these (lower-cased) auth headers; rejects with AuthFailure. `signed` is the
+   * request an IAM (SigV4) header must have signed.
+   */
+  authenticate(headers: Readonly<Record<string, string>>, sourceIp: string, signed: SignedRequest): Promise<Caller>;
   /** Runs the subscription's resolver (AppSync does on `start`) and returns the filters it set. */
   startSubscription(caller: Caller, request: { query: string; operationName?: string; variables: Record<string, unknown> }): Promise<StartedSubscription>;
   /** A subscription that startSubscription registered has ended (stop, invalidation, disconnect). */
@@ -120,6 +123,16 @@ interface DeliveryPlan {
 }
 
 const FRAME_END = Buffer.from('}');
+
+/*
+ * What an IAM caller signs, as on AppSync: the connection's header is a SigV4 signature of a POST of
+ * `{}` to <graphql endpoint>/connect, and each start's authorization one of a POST of the start's
+ * `data` string to the GraphQL endpoint itself. Anything else signed (another body, another path)
+ * does not verify.
+ */
+const GRAPHQL_PATH = '/graphql';
+const SIGNED_CONNECT: SignedRequest = { method: 'POST', path: `${GRAPHQL_PATH}/connect`, body: '{}' };
+const signedStart = (data: string): SignedRequest => ({ method: 'POST', path: GRAPHQL_PATH, body: data });
 
 export class RealtimeShard implements RealtimeShardHandle {
   private readonly wss: WebSocketServer;
@@ -405,7 +418,7 @@ export class RealtimeShard implements RealtimeShardHandle {
     const payload = (frame.payload ?? {}) as { data?: unknown; extensions?: { authorization?: Record<string, string> } };
     let caller: Caller;
     try {
-      caller = await this.authenticateHeaders(payload.extensions?.authorization, connection.request);
+      caller = await this.authenticateHeaders(payload.extensions?.authorization, connection.request, signedStart(typeof payload.data === 'string' ? payload.data : ''));
     } catch (error) {
       return fail('UnauthorizedException', error instanceof AuthFailure ? error.message : 'You are not authorized to make this call.');
     }
@@ -463,24 +476,25 @@ export class RealtimeShard implements RealtimeShardHandle {
   private authenticateConnection(request: UpgradeRequest): Promise<Caller> {
     const url = new URL(request.url, 'http://localhost');
     const encoded = url.searchParams.get('header');
-    if (encoded !== null) return this.authenticateHeaders(decodeHeader(encoded, 'base64'), request);
+    if (encoded !== null) return this.authenticateHeaders(decodeHeader(encoded, 'base64'), request, SIGNED_CONNECT);
     const protocols = String(request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     const headerProtocol = protocols.find((p) => p.startsWith('header-'));
-    if (headerProtocol) return this.authenticateHeaders(decodeHeader(headerProtocol.slice('header-'.length), 'base64url'), request);
+    if (headerProtocol) return this.authenticateHeaders(decodeHeader(headerProtocol.slice('header-'.length), 'base64url'), request, SIGNED_CONNECT);
     return this.authenticateHeaders(
       Object.fromEntries(Object.entries(request.headers).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v]] : []))),
       request,
+      SIGNED_CONNECT,
     );
   }
 
-  private authenticateHeaders(headers: Record<string, string> | undefined, request: UpgradeRequest): Promise<Caller> {
+  private authenticateHeaders(headers: Record<string, string> | undefined, request: UpgradeRequest, signed: SignedRequest): Promise<Caller> {
     if (!headers || typeof headers !== 'object') return Promise.reject(new AuthFailure('Valid authorization header not provided.'));
     const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), String(v)]));
     // AppSync signs the host into the auth header; one for another host is refused.
     if (lower.host !== undefined && lower.host !== request.headers.host) {
       return Promise.reject(new AuthFailure(`the authorization is for host ${lower.host}, not ${String(request.headers.host)}`));
     }
-    return this.backend.authenticate(lower, request.remoteAddress);
+    return this.backend.authenticate(lower, request.remoteAddress, signed);
   }
 }
 

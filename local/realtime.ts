@@ -103,7 +103,7 @@ export class RealtimeHub {
 function inProcessBackend(api: () => Promise<LocalApi>, auth: AuthConfig): RealtimeBackend {
   return {
     api,
-    authenticate: (headers, sourceIp) => authenticate(headers, sourceIp, auth),
+    authenticate: (headers, sourceIp, signed) => authenticate(headers, sourceIp, auth, signed),
     async startSubscription(caller, request) {
       const current = await api();
       const document = prepareDocument(current, request.query);

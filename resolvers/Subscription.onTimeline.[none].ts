@@ -15,7 +15,9 @@ export function request(): { payload: null } {
 /**
  * Subscribes the caller to the spans the database would let them read (SPEC §3.3): public spans
  * for everyone, tenant spans for their tenant, private spans for their owner. The caller's own
- * arguments narrow every group. Internal IAM callers see everything.
+ * arguments narrow every group. Internal IAM callers are the user `iam:<role ARN>` with no tenant,
+ * as the database sees them (functions/commons/identity.ts): public spans and their own, so what
+ * they get live is what timeline(after:) gives them back after a reconnect.
  */
 export function response(ctx: Context<Args>): null {
   const args = ctx.args;
@@ -28,6 +30,7 @@ export function response(ctx: Context<Args>): null {
 
   const identity = ctx.identity as { sub?: string; userArn?: string; claims?: Record<string, unknown> } | null | undefined;
   const groups: Filter[][] = [[{ fieldName: 'visibility', operator: 'eq', value: 'public' }]];
+  if (identity && identity.userArn) groups.push([{ fieldName: 'ownerId', operator: 'eq', value: `iam:${identity.userArn}` }]);
   if (identity && identity.sub) {
     groups.push([{ fieldName: 'ownerId', operator: 'eq', value: identity.sub }]);
     const tenant = identity.claims ? (identity.claims['custom:tenant_id'] as string | undefined) : undefined;
@@ -37,10 +40,6 @@ export function response(ctx: Context<Args>): null {
         { fieldName: 'visibility', operator: 'eq', value: 'tenant' },
       ]);
     }
-  }
-  if (identity && identity.userArn) {
-    if (narrowing.length > 0) extensions.setSubscriptionFilter({ filterGroup: [{ filters: narrowing }] });
-    return null;
   }
   extensions.setSubscriptionFilter({ filterGroup: groups.map((group) => ({ filters: group.concat(narrowing) })) });
   return null;
