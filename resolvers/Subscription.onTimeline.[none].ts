@@ -8,6 +8,10 @@ interface Args {
 
 type Filter = SubscriptionFilter['filterGroup'][number]['filters'][number];
 
+function refuseLong(field: string, value: string | null | undefined): void {
+  if (value && value.length > 256) util.error(`${field}: at most 256 characters (got ${value.length}). Send the value as the spans carry it.`, 'ValidationError');
+}
+
 export function request(): { payload: null } {
   return { payload: null };
 }
@@ -23,6 +27,11 @@ export function response(ctx: Context<Args>): null {
   const args = ctx.args;
   const types = args.entityTypes ?? [];
   if (types.length > 5) util.error(`entityTypes: at most 5 entity types per subscription (got ${types.length}). Subscribe more than once for more.`, 'ValidationError');
+  // AppSync refuses a filter string over 256 characters with its own error; no span has such an
+  // entity type, trace id or parent id, so the argument is refused here, naming it.
+  for (const type of types) refuseLong('entityTypes', type);
+  refuseLong('traceId', args.traceId);
+  refuseLong('parentId', args.parentId);
   const narrowing: Filter[] = [];
   if (types.length > 0) narrowing.push({ fieldName: 'entityType', operator: 'in', value: types });
   if (args.traceId) narrowing.push({ fieldName: 'traceId', operator: 'eq', value: args.traceId });
