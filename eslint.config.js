@@ -3,10 +3,10 @@ import appsync from '@aws-appsync/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', '.tmp/**', 'cdk.out/**', '**/generated/**'] },
+  { ignores: ['node_modules/**', '.data/**', '.tmp/**', 'cdk.out/**', '**/generated/**', 'console/dist/**', 'console/dist.building-*/**'] },
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',

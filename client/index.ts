@@ -9,3 +9,5 @@ export { canonicalSpan, fromGraphqlSpan, verifySpanLocally } from './verify.ts';
 export type { ClientVerification, SpanProof } from './verify.ts';
 export { CheckpointWitness, verifyConsistencyBetween, verifySpanInclusion } from './proofs.ts';
 export type { Checkpoint, CheckpointStorage, InclusionProofAnswer, ProofVerdict, ProofVerdictCode, SpanInclusionOptions, TrustedLogKey } from './proofs.ts';
+export { subscribe } from './subscribe.ts';
+export type { SubscribeOptions, Subscription } from './subscribe.ts';

@@ -117,7 +117,7 @@ async function serve(portText: string, tlsPortText: string, dev: boolean): Promi
   const checkpointIntervalMs = process.env.LOGLINEOS_CHECKPOINT_INTERVAL_MS ?? '10000';
   const witnessDir = process.env.LOGLINEOS_WITNESS_DIR ?? join(config.dataDir, 'witness');
   const env = { ...process.env, LOGLINEOS_KERNEL_INTERVAL_MS: kernelIntervalMs, LOGLINEOS_CHECKPOINT_INTERVAL_MS: checkpointIntervalMs, LOGLINEOS_WITNESS_DIR: witnessDir };
-  const server = await createLocalServer({ ledger, apiKey, issuer, dev, env });
+  const server = await createLocalServer({ ledger, apiKey, issuer, dev, env, console: { build: true } });
   const tls = await loadOrCreateTls(join(config.dataDir, 'keys'));
   let url: string;
   let tlsUrl: string;
@@ -135,6 +135,7 @@ async function serve(portText: string, tlsPortText: string, dev: boolean): Promi
   console.log(`LogLineOS local AppSync: ${url}`);
   console.log(`  over TLS  ${tlsUrl}   (wss for Amplify; trust ${tls.caFile} with NODE_EXTRA_CA_CERTS)`);
   console.log(`  realtime  ${url.replace('http', 'ws')}/realtime`);
+  console.log(`  console   ${url.replace(/\/graphql$/, '/console/')}   (sign in as a local user, with the API key or an app token)`);
   console.log(`  ledger    ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`}`);
   console.log(`  API key   ${apiKey}   (header x-api-key; public data only)`);
   console.log('  user JWT  npx loglineos token --user alice --tenant acme   (header Authorization)');

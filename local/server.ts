@@ -17,6 +17,8 @@ import { RealtimeHub } from './realtime.ts';
 import { DEFAULT_COALESCE_MS, DEFAULT_MAX_BUFFERED_BYTES } from './realtime-shard.ts';
 import { intSetting } from '../functions/commons/config.ts';
 import { SCHEMA_DIR, loadSchema } from './schema.ts';
+import { ensureConsoleBuilt, serveConsole, type ConsoleHost } from './console.ts';
+import { DEFAULT_LOG_ORIGIN } from '../functions/ledger/proofs.ts';
 
 /** AppSync's limit on a request body. */
 const MAX_BODY = 1024 * 1024;
@@ -50,6 +52,8 @@ export interface LocalServerOptions {
   readonly resolversDir?: string;
   /** Settings the data sources read (LOGLINEOS_*, REDIS_URL, …); process.env when left out. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Serve the web console at /console/ (console/dist); with `build`, build it first when it is missing or stale. */
+  readonly console?: { readonly build?: boolean };
 }
 
 export interface LocalServer {
@@ -175,12 +179,25 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
   };
   const server = createServer(onRequest);
   const servers: Server[] = [server];
+  const consoleHost: ConsoleHost | null = options.console
+    ? {
+        issuer: options.issuer,
+        config: {
+          apiKey: options.apiKey,
+          logKey: options.ledger.signer ? { name: options.ledger.logOrigin ?? DEFAULT_LOG_ORIGIN, publicKeyHex: options.ledger.signer.publicKeyHex } : null,
+        },
+        ready: options.console.build ? ensureConsoleBuilt((line) => console.log(line)) : Promise.resolve(),
+      }
+    : null;
+  // A failed build is reported to whoever opens /console; it must not take the API down.
+  consoleHost?.ready.catch((error: unknown) => console.error(`console build failed: ${error instanceof Error ? error.message : String(error)}`));
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     cors(res);
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'OPTIONS') return void res.writeHead(204).end();
     if (path === '/health') return send(res, 200, { ok: true });
+    if (consoleHost && path !== undefined && (path === '/console' || path.startsWith('/console/'))) return serveConsole(req, res, path, consoleHost);
     if (path !== '/graphql') return send(res, 404, { errors: [{ errorType: 'NotFound', message: `no route ${path}; the API is POST /graphql` }] });
     if (req.method !== 'POST') return send(res, 405, { errors: [{ errorType: 'MethodNotAllowed', message: 'send GraphQL as POST /graphql' }] });
 
