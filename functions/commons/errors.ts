@@ -47,6 +47,16 @@ export class ConflictError extends LogLineError {
   }
 }
 
+/**
+ * Something the request needs (the ledger database) cannot be reached right now. Retryable: the same
+ * request sent again later may succeed; an append retried with the same id and seq is stored once.
+ */
+export class ServiceUnavailableError extends LogLineError {
+  constructor(message: string, info: ErrorInfo = {}, options?: ErrorOptions) {
+    super('ServiceUnavailable', message, { retryable: true, ...info }, options);
+  }
+}
+
 export class NotFoundError extends LogLineError {
   constructor(message: string, info: ErrorInfo = {}) {
     super('NotFound', message, info);

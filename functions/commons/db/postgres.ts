@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { ServiceUnavailableError } from '../errors.ts';
 import {
   API_ROLE,
   APPLY_IDENTITY_SQL,
@@ -18,6 +19,12 @@ export interface PostgresOptions {
   readonly connectionString: string;
   /** Pool size; RDS Proxy multiplexes these further. */
   readonly max?: number;
+  /**
+   * Longest wait for a connection (a free one in the pool, or a new one) before the request fails
+   * with ServiceUnavailable; default 5 s. Without it a database that does not answer (a failover, a
+   * network partition) would hold every request until the OS gives up on TCP, minutes later.
+   */
+  readonly connectTimeoutMs?: number;
 }
 
 /**
@@ -34,6 +41,10 @@ export function openPostgres(options: PostgresOptions): Database {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.max ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    // A peer that vanished without closing the socket is noticed within ~30 s instead of hours.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     pipeline: true,
     // bigint columns come back as strings by default; the ledger's counters fit in a double.
     types: {
@@ -43,9 +54,22 @@ export function openPostgres(options: PostgresOptions): Database {
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  // Nor may a client in use: when the server goes away (restart, failover), pg fails the client's
+  // queries AND emits 'error' on it, and pg-pool listens only while a client is idle, so an
+  // unlistened 'error' killed the whole process (found by test/reliability/postgres-restart.test.ts).
+  // The failure still reaches the transaction through its queries; the client is then discarded.
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  const outage = outageLog();
+  const connect = async (): Promise<pg.PoolClient> => {
+    try {
+      return await pool.connect();
+    } catch (error) {
+      throw unavailable(error, outage) ?? error;
+    }
+  };
 
   const run = async <T>(begin: string, setup: Statement | null, fn: (tx: OwnerSession) => Promise<T>): Promise<T> => {
-    const client = await pool.connect();
+    const client = await connect();
     const opened = Promise.all([client.query(begin), setup ? client.query(setup.text, setup.params as unknown[]) : null]);
     opened.catch(() => undefined); // observed below, through the first statement or the commit
     const tx: OwnerSession = {
@@ -62,10 +86,11 @@ export function openPostgres(options: PostgresOptions): Database {
       const result = await fn(tx);
       await opened;
       await client.query('commit');
+      outage.ended();
       return result;
     } catch (error) {
       broken = await rollback(client);
-      throw error;
+      throw unavailable(error, outage) ?? error;
     } finally {
       client.release(broken);
     }
@@ -79,7 +104,7 @@ export function openPostgres(options: PostgresOptions): Database {
     run(beginFor(options), callerSetup(role, identity), fn);
 
   const runStatements = async (identity: Identity | null, statements: readonly Statement[]): Promise<Row[][]> => {
-    const client = await pool.connect();
+    const client = await connect();
     const setup = callerSetup(API_ROLE, identity);
     // Pipelined queries are written at once; corking the socket makes them one write, not a dozen.
     const stream = socketOf(client);
@@ -100,8 +125,12 @@ export function openPostgres(options: PostgresOptions): Database {
     if (failedAt >= 0) {
       // begin, the caller and commit are not statements of the caller's; their failure is the transaction's.
       const reason = (settled[failedAt] as PromiseRejectedResult).reason;
+      // A lost connection is nobody's statement: every span of a group hears ServiceUnavailable.
+      const lost = unavailable(reason, outage);
+      if (lost) throw lost;
       throw failedAt >= 2 && failedAt < 2 + statements.length ? new StatementFailed(failedAt - 2, reason) : reason;
     }
+    outage.ended();
     return settled.slice(2, 2 + statements.length).map((outcome) => (outcome as PromiseFulfilledResult<pg.QueryResult<Row>>).value.rows);
   };
 
@@ -169,4 +198,54 @@ async function adminStatement(connectionString: string, statement: (client: pg.C
   } finally {
     await client.end();
   }
+}
+
+/** SQLSTATEs of a server that is going away or not there yet: class 08 (connection), 57P01-57P03 (shutdown, crash, starting up), 53300 (too many connections). */
+const UNAVAILABLE_SQLSTATE = /^(08...|57P0[123]|53300)$/;
+/** Socket errors of a server that cannot be reached. */
+const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/** What pg and pg-pool say when a connection ends under a query or cannot be had in time. */
+const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed)/;
+
+/**
+ * The database could not be reached, or went away during the transaction: a ServiceUnavailable error
+ * for the caller (retryable, a stable errorType instead of a masked InternalError), else undefined.
+ * The client hears the kind of failure only, never the host or the driver's text. A commit in flight
+ * when the connection died may or may not have landed, which is why the message points to retrying
+ * with the same id and seq (an append is idempotent on them).
+ */
+function unavailable(error: unknown, outage: OutageLog): ServiceUnavailableError | undefined {
+  if (error instanceof ServiceUnavailableError) return error;
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  const reason = typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_ERRNO.has(code)) ? code : typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message) ? 'connection lost' : undefined;
+  if (!reason) return undefined;
+  outage.started(reason, error);
+  return new ServiceUnavailableError(
+    `the ledger database is unavailable (${reason}); the request was not completed. Retry in a few seconds: an append retried with the same id and seq is stored once, whether or not this attempt reached the database.`,
+    { reason },
+    { cause: error },
+  );
+}
+
+interface OutageLog {
+  started(reason: string, error: unknown): void;
+  ended(): void;
+}
+
+/** One log line when the database becomes unreachable and one when it answers again, not one per request. */
+function outageLog(): OutageLog {
+  let since: number | null = null;
+  return {
+    started(reason, error) {
+      if (since !== null) return;
+      since = Date.now();
+      console.warn(JSON.stringify({ level: 'warn', message: 'ledger database unavailable; requests fail with ServiceUnavailable until it answers', reason, error: error instanceof Error ? error.message : String(error) }));
+    },
+    ended() {
+      if (since === null) return;
+      console.warn(JSON.stringify({ level: 'info', message: 'ledger database answers again', unavailableMs: Date.now() - since }));
+      since = null;
+    },
+  };
 }

@@ -127,10 +127,10 @@ export interface GraphqlAnswer {
 }
 
 /** POSTs one GraphQL request as `token`; a refused or dropped connection rejects (the caller never heard back). */
-export async function graphql(url: string, token: string, query: string, variables: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<GraphqlAnswer> {
+export async function graphql(url: string, token: string, query: string, variables: Record<string, unknown> = {}, timeoutMs = 30_000, headers: Record<string, string> = {}): Promise<GraphqlAnswer> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: token },
+    headers: { 'content-type': 'application/json', authorization: token, ...headers },
     body: JSON.stringify({ query, variables }),
     signal: AbortSignal.timeout(timeoutMs),
   });
