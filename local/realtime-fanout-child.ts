@@ -56,6 +56,7 @@ const shard = new RealtimeShard(backend, settings);
 process.on('message', (message: ToChild, handle?: Socket) => {
   switch (message.type) {
     case 'connection': {
+      process.send?.({ type: 'received', id: message.id } satisfies FromChild);
       if (!handle) return;
       handle.once('close', () => process.send?.({ type: 'closed' } satisfies FromChild));
       shard.handleUpgrade(message.request, handle, Buffer.from(message.head.buffer, message.head.byteOffset, message.head.byteLength));

@@ -35,7 +35,7 @@ export interface FanoutChildSettings extends ShardOptions {
 
 /** Main → child. */
 export type ToChild =
-  | { type: 'connection'; request: UpgradeRequest; head: Uint8Array }
+  | { type: 'connection'; id: number; request: UpgradeRequest; head: Uint8Array }
   | { type: 'publish'; field: string; payload: Record<string, unknown> }
   | { type: 'invalidate'; request: InvalidationRequest }
   | { type: 'disconnectAll' }
@@ -46,6 +46,7 @@ export type ToChild =
 /** Child → main. */
 export type FromChild =
   | { type: 'ready' }
+  | { type: 'received'; id: number }
   | { type: 'closed' }
   | { type: 'call'; id: number; method: 'authenticate'; headers: Record<string, string>; sourceIp: string; signed: SignedRequest }
   | { type: 'call'; id: number; method: 'startSubscription'; caller: Caller; request: { query: string; operationName?: string; variables: Record<string, unknown> } }
@@ -57,6 +58,14 @@ interface FanoutChild {
   readonly ready: Promise<void>;
   /** Sockets handed over and not yet closed: the load the next socket is balanced on. */
   connections: number;
+  /**
+   * Sockets sent and not yet confirmed by the child, by hand-over id. When a child dies with a
+   * hand-over unacknowledged, Node (20) neither closes the handle waiting for the acknowledgement
+   * nor calls back those queued behind it: their descriptors would stay open here, unread, and
+   * their clients would wait for a handshake forever. They are closed when the child exits, and
+   * their clients reconnect.
+   */
+  readonly inFlight: Map<number, { readonly socket: Duplex; readonly handle: { close?: () => void } | undefined }>;
   /** Subscriptions started through this child, by registration, with the mutations they hear. */
   readonly registrations: Map<number, readonly string[]>;
   readonly listening: Map<string, number>;
@@ -72,6 +81,7 @@ export interface FanoutPoolOptions extends FanoutChildSettings {
 export class FanoutPool implements RealtimeShardHandle {
   private readonly children: (FanoutChild | undefined)[];
   private registrationSeq = 0;
+  private handoverSeq = 0;
   private closed = false;
 
   constructor(private readonly options: FanoutPoolOptions) {
@@ -98,14 +108,19 @@ export class FanoutPool implements RealtimeShardHandle {
           child.connections -= 1;
           return void socket.destroy();
         }
-        const message: ToChild = { type: 'connection', request, head: takeOver(socket, head) };
+        const id = ++this.handoverSeq;
+        const message: ToChild = { type: 'connection', id, request, head: takeOver(socket, head) };
+        child.inFlight.set(id, { socket, handle: (socket as { _handle?: { close?: () => void } })._handle });
         // The socket leaves this process for good. Without its `server`, Node does not make the HTTP
         // server track it through the child (server.close() would wait on children long gone); the
         // send takes the handle away and closes it here, and destroying what is left of the socket
         // lets the server count the connection as closed.
         (socket as { server?: unknown }).server = null;
         child.process.send(message, socket as Socket, (error) => {
-          if (error) child.connections -= 1;
+          if (error) {
+            child.inFlight.delete(id);
+            child.connections -= 1;
+          }
           socket.destroy();
         });
       },
@@ -191,14 +206,20 @@ export class FanoutPool implements RealtimeShardHandle {
       readyReject = reject;
     });
     ready.catch(() => undefined);
-    const child: FanoutChild = { process: process_, ready, connections: 0, registrations: new Map(), listening: new Map(), exited: false };
+    const child: FanoutChild = { process: process_, ready, connections: 0, inFlight: new Map(), registrations: new Map(), listening: new Map(), exited: false };
     process_.on('message', (message: FromChild) => {
       if (message.type === 'ready') return readyResolve();
+      if (message.type === 'received') return void child.inFlight.delete(message.id);
       if (message.type === 'closed') return void (child.connections -= 1);
       this.answer(child, message).catch((error: unknown) => console.error(error));
     });
     process_.once('exit', (code, signal) => {
       child.exited = true;
+      for (const { socket, handle } of child.inFlight.values()) {
+        socket.destroy();
+        handle?.close?.();
+      }
+      child.inFlight.clear();
       child.registrations.clear();
       child.listening.clear();
       readyReject(new Error(`the fan-out child exited before it was ready (code ${code}, signal ${signal})`));
