@@ -31,7 +31,6 @@ export function Kernels({ connection }: { connection: Connection }) {
 
   useEffect(() => {
     if (!selected) return;
-    setRun(null);
     client.query(KernelDocument, { id: selected }).then((data) => setKernel(data.kernel), (error: unknown) => setFailure(errorText(error)));
     client.query(ExecutionsDocument, { kernelId: selected, first: 50 }).then((data) => setExecutions(data.executions.edges.map((e) => e.node).reverse()), (error: unknown) => setFailure(errorText(error)));
   }, [client, selected, version]);
@@ -72,7 +71,10 @@ export function Kernels({ connection }: { connection: Connection }) {
           <ul className="list">
             {kernels.map((k) => (
               <li key={k.id}>
-                <button type="button" className={k.id === selected ? 'link active' : 'link'} onClick={() => setSelected(k.id)}>{k.name ?? k.this}</button>
+                <button type="button" className={k.id === selected ? 'link active' : 'link'} onClick={() => {
+                    setSelected(k.id);
+                    setRun(null);
+                  }}>{k.name ?? k.this}</button>
                 <span className="muted"> v{k.seq} · {k.status ?? '—'} · {k.visibility}</span>
               </li>
             ))}
