@@ -1,6 +1,7 @@
 import type { Identity, Queryable } from '../commons/db/index.ts';
 import { ValidationError } from '../commons/errors.ts';
 import { START, decodeCursor, encodeCursor } from './cursor.ts';
+import { timestamp } from './validate.ts';
 import type { Ledger } from './ledger.ts';
 import { SPAN_COLUMNS_SQL, spanFromRow, type Span } from './span.ts';
 
@@ -119,12 +120,10 @@ async function page(ledger: Ledger, identity: Identity | null, sql: string, filt
 }
 
 function filterParams(filter: SpanFilter): unknown[] {
-  for (const key of ['since', 'until'] as const) {
-    const value = filter[key];
-    if (value !== undefined && value !== null && Number.isNaN(Date.parse(value))) {
-      throw new ValidationError(`filter.${key}`, value, 'is not a date-time', 'Send an RFC 3339 time such as 2026-11-26T20:00:00Z.');
-    }
-  }
+  // The span columns' own check: a date Date.parse() accepts but PostgreSQL refuses (Feb 29 of 2023,
+  // year 0) is the caller's mistake, not a database error.
+  const since = filter.since === undefined || filter.since === null ? null : timestamp('filter.since', filter.since);
+  const until = filter.until === undefined || filter.until === null ? null : timestamp('filter.until', filter.until);
   if (filter.parentId && !/^[0-9a-f-]{36}$/i.test(filter.parentId)) {
     throw new ValidationError('filter.parentId', filter.parentId, 'must be a UUID', 'Send the parent span id as 8-4-4-4-12 hex digits.');
   }
@@ -136,7 +135,7 @@ function filterParams(filter: SpanFilter): unknown[] {
     filter.parentId ?? null,
     filter.status ?? null,
     filter.visibility ?? null,
-    filter.since ?? null,
-    filter.until ?? null,
+    since,
+    until,
   ];
 }

@@ -167,8 +167,12 @@ function integer(column: Column, field: string, value: unknown): number {
   return value;
 }
 
-/** RFC 3339 with an offset, at most millisecond precision; normalised to UTC `YYYY-MM-DDTHH:mm:ss.sssZ`. */
-function timestamp(field: string, value: unknown): string {
+/**
+ * RFC 3339 with an offset, at most millisecond precision, a date that exists and a UTC year from 1 to
+ * 9999 (what PostgreSQL and toISOString() agree on); normalised to UTC `YYYY-MM-DDTHH:mm:ss.sssZ`.
+ * Span fields and read filters (since, until) take times through here.
+ */
+export function timestamp(field: string, value: unknown): string {
   const fix = 'Send an RFC 3339 time with an offset and at most millisecond precision, e.g. 2026-11-26T20:00:00.000Z.';
   if (typeof value !== 'string') throw new ValidationError(field, value, 'must be an RFC 3339 string', fix);
   const match = RFC3339.exec(value);
@@ -178,11 +182,14 @@ function timestamp(field: string, value: unknown): string {
   if (fraction.length > 3 && /[1-9]/.test(fraction.slice(3))) {
     throw new ValidationError(field, value, 'has more than millisecond precision', fix);
   }
-  // Date() rolls over impossible dates (Feb 30); check the fields survived when no offset shifts them.
-  if (Number(month) < 1 || Number(month) > 12 || Number(day) < 1 || Number(day) > 31 || Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) {
-    throw new ValidationError(field, value, 'has a field out of range', fix);
+  // Date() rolls impossible dates over (Feb 29 of 2023 becomes Mar 1) where PostgreSQL refuses them:
+  // the day must exist in its month, as written.
+  const daysInMonth = new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate();
+  if (Number(month) < 1 || Number(month) > 12 || Number(day) < 1 || Number(day) > daysInMonth || Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) {
+    throw new ValidationError(field, value, 'has a field out of range (no such date or time)', fix);
   }
-  if (Number(year) < 1) throw new ValidationError(field, value, 'is before year 1', fix);
+  if (Number(year) < 1 || date.getUTCFullYear() < 1) throw new ValidationError(field, value, 'is before year 1', fix);
+  if (date.getUTCFullYear() > 9999) throw new ValidationError(field, value, 'is after year 9999', fix);
   return date.toISOString();
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { appendSpan, MAX_SPAN_BYTES } from '../../functions/ledger/index.ts';
+import { appendSpan, listSpans, MAX_SPAN_BYTES, timeline } from '../../functions/ledger/index.ts';
 import { openTestLedger, persona, rowCount, type TestLedger } from '../support/ledger.ts';
 
 let ledger: TestLedger;
@@ -31,6 +31,10 @@ const cases: [string, Record<string, unknown>, string, string][] = [
   ['bad timestamp', { ...base, at: 'yesterday' }, 'ValidationError', 'at'],
   ['timestamp without offset', { ...base, at: '2026-11-26T10:00:00' }, 'ValidationError', 'at'],
   ['microsecond timestamp', { ...base, at: '2026-11-26T10:00:00.123456Z' }, 'ValidationError', 'at'],
+  // Date() would store these as Mar 1, Mar 2 and year 0 (found by the schema fuzz)
+  ['a day its month does not have', { ...base, at: '2023-02-29T12:00:00Z' }, 'ValidationError', 'at'],
+  ['February 30th', { ...base, expiresAt: '2024-02-30T00:00:00Z' }, 'ValidationError', 'expiresAt'],
+  ['a time in UTC year 0', { ...base, at: '0001-01-01T00:30:00+01:00' }, 'ValidationError', 'at'],
   ['metadata not an object', { ...base, metadata: [1, 2] }, 'ValidationError', 'metadata'],
   ['too deep json', { ...base, content: deep(40) }, 'ValidationError', 'content'],
   ['NUL in text', { ...base, this: 'a\u0000b' }, 'ValidationError', 'this'],
@@ -77,5 +81,23 @@ describe('bad input is refused with a clear error and writes nothing', () => {
     const before = await rowCount(ledger.db);
     await expect(appendSpan(ledger, null, base)).rejects.toMatchObject({ errorType: 'Forbidden' });
     expect(await rowCount(ledger.db)).toBe(before);
+  });
+});
+
+describe('read filters take times as the span columns do', () => {
+  test.each([
+    ['spans', 'since', '2023-02-29T12:00:00Z'],
+    ['timeline', 'until', '0000-01-01T00:00:00Z'],
+    ['spans', 'until', '2024-04-31T00:00:00Z'],
+  ] as const)('%s with %s %s: a ValidationError naming the filter field, not a database error', async (read, key, value) => {
+    // given
+    const alice = persona('alice', 'acme');
+    // when
+    const error = await (read === 'spans' ? listSpans : timeline)(ledger, alice, { [key]: value }).then(
+      () => undefined,
+      (e: unknown) => e as { errorType?: string; errorInfo?: { field?: string } },
+    );
+    // then
+    expect(error).toMatchObject({ errorType: 'ValidationError', errorInfo: { field: `filter.${key}` } });
   });
 });
