@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Span } from '../ledger/index.ts';
@@ -44,8 +45,9 @@ export interface MemoryCache {
   write(scope: CacheScope, key: string, value: unknown, epoch: string | undefined, ttlSeconds: number): Promise<void>;
   /**
    * Called after a committed change in the tenant: every entry of the tenant is stale from now on.
-   * When the epoch cannot be bumped, the affected entries are deleted and this process stops using
-   * the tenant's cache until a bump succeeds (retried on the tenant's next read).
+   * When the epoch cannot be bumped, the affected entries are deleted if Redis lets us, and this
+   * process starts a new cache generation (every entry of every tenant stale) before it reads the
+   * cache again; until that succeeds it does not use the cache.
    */
   invalidate(tenantId: string | null, affected?: Affected): Promise<void>;
   /** Resolves once connected, or after `readyTimeoutMs` (default 1 s) if it cannot connect (never rejects). */
@@ -56,6 +58,8 @@ export interface MemoryCache {
 const PREFIX = 'llos:mem';
 const tenantPart = (tenantId: string | null) => `t:${encodeURIComponent(tenantId ?? '')}`;
 export const epochKey = (tenantId: string | null) => `${PREFIX}:${tenantPart(tenantId)}:epoch`;
+/** Redis: the cache's generation, part of every entry's stamp (see redisCache). */
+export const GENERATION_KEY = `${PREFIX}:generation`;
 export const entryKey = (scope: CacheScope, key: string) => `${PREFIX}:${tenantPart(scope.tenantId)}:u:${encodeURIComponent(scope.userId)}:${key}`;
 /** A SCAN pattern matching one key of every user of the tenant (glob characters in the tenant escaped). */
 const everyUserKey = (tenantId: string | null, key: string) => `${PREFIX}:${tenantPart(tenantId).replace(/[*?[\]\\]/g, '\\$&')}:u:*:${key}`;
@@ -107,12 +111,39 @@ export function redisCache(url: string, options: RedisCacheOptions = {}): Memory
     retryStrategy: () => 1000,
   });
   let down = false;
-  // Tenants whose epoch bump failed: their entries may be stale, so this process skips their cache
-  // until a bump succeeds.
-  const pendingBump = new Set<string>();
+  /*
+   * Generations. An entry's stamp is `<generation>:<tenant epoch>`, and the epochs alone are not
+   * enough once Redis has been away: a Redis restarted from a snapshot, or a replica promoted after
+   * a failover, can come back with an older epoch *and* the entries stamped with it (a memory
+   * forgotten after the snapshot would be served again; test/reliability/redis-outage.test.ts), and
+   * a change made while Redis was unreachable could not bump its epoch at all (nor, if this process
+   * then ends, be remembered by anyone). So whenever this process may have missed something (its
+   * connection closed, or an invalidation failed) it writes a new random generation before it uses
+   * the cache again: every entry written before, by any process, stops matching. The generation is
+   * random, never a counter, so a Redis that lost it cannot hand an old one back by counting up again.
+   * Until the new generation is written, this process reads and writes no entries (database only).
+   * What is left: a process that missed an invalidation (a partition of its own) and ended before
+   * Redis came back; its entries age out with MEMORY_CACHE_SECONDS. docs/reliability.md has the rest.
+   */
+  let suspicions = 0;
+  let renewedUpTo = 0;
+  let renewing: Promise<void> | null = null;
+  const suspect = () => {
+    suspicions += 1;
+  };
+  const trusted = () => renewedUpTo >= suspicions;
+  const renewGeneration = () =>
+    (renewing ??= (async () => {
+      const upTo = suspicions;
+      try {
+        await redis.set(GENERATION_KEY, randomUUID());
+        renewedUpTo = Math.max(renewedUpTo, upTo);
+      } finally {
+        renewing = null;
+      }
+    })());
   const bump = async (tenantId: string | null) => {
     await redis.incr(epochKey(tenantId));
-    pendingBump.delete(epochKey(tenantId));
   };
   const deleteAffected = async (tenantId: string | null, affected: Affected) => {
     const exact = (affected.sessions ?? []).map((session) => entryKey({ tenantId, userId: session.userId }, `s:${session.sessionId}`));
@@ -134,6 +165,8 @@ export function redisCache(url: string, options: RedisCacheOptions = {}): Memory
     }
   };
   redis.on('error', failed);
+  // Closed: whatever happens until it is open again (a restart, a failover) this process cannot see.
+  redis.on('close', suspect);
   redis.on('ready', () => {
     down = false;
   });
@@ -141,9 +174,16 @@ export function redisCache(url: string, options: RedisCacheOptions = {}): Memory
     kind: 'redis',
     async read<T>(scope: CacheScope, key: string): Promise<CacheRead<T>> {
       try {
-        if (pendingBump.has(epochKey(scope.tenantId))) await bump(scope.tenantId);
-        const [epoch, raw] = await redis.mget(epochKey(scope.tenantId), entryKey(scope, key));
-        const current = epoch ?? '0';
+        while (!trusted()) await renewGeneration();
+        const [stored, epoch, raw] = await redis.mget(GENERATION_KEY, epochKey(scope.tenantId), entryKey(scope, key));
+        let generation = stored;
+        if (generation === null) {
+          // A Redis that never had one, or lost its data: start one (NX: concurrent starters agree).
+          await redis.set(GENERATION_KEY, randomUUID(), 'NX');
+          generation = await redis.get(GENERATION_KEY);
+          if (generation === null) return {};
+        }
+        const current = `${generation}:${epoch ?? '0'}`;
         if (raw) {
           const entry = JSON.parse(raw) as Stamped;
           if (entry.e === current) return { value: entry.v as T, epoch: current };
@@ -155,7 +195,8 @@ export function redisCache(url: string, options: RedisCacheOptions = {}): Memory
       }
     },
     async write(scope, key, value, epoch, ttlSeconds) {
-      if (epoch === undefined) return;
+      // An entry stamped before something was missed would only be unreadable once the generation is new.
+      if (epoch === undefined || !trusted()) return;
       try {
         await redis.set(entryKey(scope, key), JSON.stringify({ e: epoch, v: value }), 'EX', ttlSeconds);
       } catch (error) {
@@ -169,9 +210,9 @@ export function redisCache(url: string, options: RedisCacheOptions = {}): Memory
       } catch (error) {
         failed(error);
       }
-      // The epoch is unchanged, so entries filled before the change still look current: not in this
-      // process (until a bump succeeds), and deleted for every process if Redis lets us.
-      pendingBump.add(epochKey(tenantId));
+      // The epoch is unchanged, so entries filled before the change still look current: a new
+      // generation before this process reads again, and the affected entries deleted now if Redis lets us.
+      suspect();
       try {
         await deleteAffected(tenantId, affected);
       } catch (error) {
