@@ -1,9 +1,11 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { loadConfig, type Config } from './config.ts';
+import type { PasswordSource } from './db/postgres.ts';
 
 /**
  * On AWS the Lambda's environment names secrets instead of holding them: the database credentials
- * (RDS's JSON secret, reached through RDS Proxy at DATABASE_HOST), the deployment signing seed and
+ * (an RDS-style JSON secret of the role the Lambda logs in as, reached through RDS Proxy at
+ * DATABASE_HOST; the API's Lambdas get the app role's, only the migrator the master user's), the deployment signing seed and
  * the cache's AUTH token. Locally none of these is set and `loadConfig` alone applies.
  */
 export function usesAwsSecrets(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -13,15 +15,15 @@ export function usesAwsSecrets(env: NodeJS.ProcessEnv = process.env): boolean {
 /** The Config of a deployed Lambda: `loadConfig` plus the values read from Secrets Manager. */
 export async function loadAwsConfig(env: NodeJS.ProcessEnv = process.env, client: SecretsManagerClient = new SecretsManagerClient({})): Promise<Config> {
   const base = loadConfig(env);
-  const [databaseUrl, signingKeyHex, redisUrl, tokenSecretHex] = await Promise.all([
-    env.DATABASE_SECRET_ARN ? databaseUrlFromSecret(env, env.DATABASE_SECRET_ARN, client) : undefined,
+  const [database, signingKeyHex, redisUrl, tokenSecretHex] = await Promise.all([
+    env.DATABASE_SECRET_ARN ? databaseFromSecret(env, env.DATABASE_SECRET_ARN, client) : undefined,
     env.SIGNING_KEY_SECRET_ARN ? signingKeyFromSecret(env.SIGNING_KEY_SECRET_ARN, client) : undefined,
     env.REDIS_AUTH_SECRET_ARN ? redisUrlFromSecret(env, env.REDIS_AUTH_SECRET_ARN, client) : undefined,
     env.TOKEN_SECRET_ARN ? secretString(env.TOKEN_SECRET_ARN, client).then((value) => value.trim().toLowerCase()) : undefined,
   ]);
   return {
     ...base,
-    ...(databaseUrl ? { databaseUrl } : {}),
+    ...(database ?? {}),
     ...(signingKeyHex ? { signingKeyHex } : {}),
     ...(redisUrl ? { redisUrl } : {}),
     ...(tokenSecretHex ? { tokenSecretHex } : {}),
@@ -45,11 +47,15 @@ const required = (env: NodeJS.ProcessEnv, name: string, why: string): string => 
   return value;
 };
 
-/** RDS's secret is JSON with username and password; TLS is verified against the proxy's certificate. */
-async function databaseUrlFromSecret(env: NodeJS.ProcessEnv, arn: string, client: SecretsManagerClient): Promise<string> {
-  const host = required(env, 'DATABASE_HOST', 'DATABASE_SECRET_ARN (the RDS Proxy endpoint)');
-  const port = env.DATABASE_PORT ?? '5432';
-  if (!/^\d{1,5}$/.test(port)) throw new Error(`DATABASE_PORT must be a port number, got ${JSON.stringify(port)}`);
+/** The fields of an RDS database secret (JSON) that a login needs. */
+export interface DatabaseSecret {
+  readonly username: string;
+  readonly password: string;
+  readonly dbname?: string;
+}
+
+/** Reads an RDS-style database secret: JSON with at least a string username and password. */
+export async function readDatabaseSecret(arn: string, client: SecretsManagerClient): Promise<DatabaseSecret> {
   let secret: { username?: unknown; password?: unknown; dbname?: unknown };
   try {
     secret = JSON.parse(await secretString(arn, client)) as typeof secret;
@@ -60,11 +66,68 @@ async function databaseUrlFromSecret(env: NodeJS.ProcessEnv, arn: string, client
   if (typeof secret.username !== 'string' || typeof secret.password !== 'string') {
     throw new Error(`secret ${arn} lacks a string username and password; it must be RDS's {"username", "password", …} secret`);
   }
-  const database = env.DATABASE_NAME ?? (typeof secret.dbname === 'string' ? secret.dbname : undefined);
+  return { username: secret.username, password: secret.password, ...(typeof secret.dbname === 'string' ? { dbname: secret.dbname } : {}) };
+}
+
+/** How long a warm Lambda trusts the password it read, unless the server refuses it sooner. */
+export const DATABASE_SECRET_TTL_MS = 15 * 60_000;
+
+/**
+ * The password of a rotating database secret, for the pool's new connections. It is read again after
+ * `ttlMs`, and at once when the server refused it (`refresh`), so a rotation reaches a warm Lambda
+ * without a redeploy. Concurrent readers share one GetSecretValue. The secret must keep naming the
+ * role the pool logs in as (single-user rotation changes only the password).
+ */
+export function secretPassword(
+  arn: string,
+  username: string,
+  client: SecretsManagerClient,
+  options: { readonly ttlMs?: number; readonly now?: () => number; readonly initial?: string } = {},
+): PasswordSource {
+  const ttlMs = options.ttlMs ?? DATABASE_SECRET_TTL_MS;
+  const now = options.now ?? Date.now;
+  let cached: { password: Promise<string>; readAt: number } | undefined = options.initial === undefined ? undefined : { password: Promise.resolve(options.initial), readAt: now() };
+  const read = async (): Promise<string> => {
+    const secret = await readDatabaseSecret(arn, client);
+    if (secret.username !== username) {
+      throw new Error(`secret ${arn} now names the user ${JSON.stringify(secret.username)}, but this pool logs in as ${JSON.stringify(username)}; rotate it with the single-user rotation, or redeploy so the Lambdas log in as the new user`);
+    }
+    return secret.password;
+  };
+  return {
+    current() {
+      if (!cached || now() - cached.readAt >= ttlMs) {
+        const entry = { password: read(), readAt: now() };
+        // A failed read is not kept: the next connection reads again.
+        entry.password.catch(() => {
+          if (cached === entry) cached = undefined;
+        });
+        cached = entry;
+      }
+      return cached.password;
+    },
+    refresh() {
+      cached = undefined;
+    },
+  };
+}
+
+/**
+ * RDS's secret names the user; the password stays out of the URL and is read through `secretPassword`,
+ * so a rotation needs no new Config. TLS is verified against the proxy's certificate.
+ */
+async function databaseFromSecret(env: NodeJS.ProcessEnv, arn: string, client: SecretsManagerClient): Promise<{ databaseUrl: string; databasePassword: PasswordSource }> {
+  const host = required(env, 'DATABASE_HOST', 'DATABASE_SECRET_ARN (the RDS Proxy endpoint)');
+  const port = env.DATABASE_PORT ?? '5432';
+  if (!/^\d{1,5}$/.test(port)) throw new Error(`DATABASE_PORT must be a port number, got ${JSON.stringify(port)}`);
+  const secret = await readDatabaseSecret(arn, client);
+  const database = env.DATABASE_NAME ?? secret.dbname;
   if (!database) throw new Error(`DATABASE_NAME is not set and secret ${arn} has no dbname; set DATABASE_NAME`);
-  const user = encodeURIComponent(secret.username);
-  const password = encodeURIComponent(secret.password);
-  return `postgres://${user}:${password}@${host}:${port}/${encodeURIComponent(database)}?sslmode=verify-full`;
+  return {
+    databaseUrl: `postgres://${encodeURIComponent(secret.username)}@${host}:${port}/${encodeURIComponent(database)}?sslmode=verify-full`,
+    // Starts from the password just read rather than reading the secret again for the first connection.
+    databasePassword: secretPassword(arn, secret.username, client, { initial: secret.password }),
+  };
 }
 
 async function signingKeyFromSecret(arn: string, client: SecretsManagerClient): Promise<string> {

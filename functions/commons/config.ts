@@ -1,9 +1,12 @@
 import { join, resolve } from 'node:path';
+import type { PasswordSource } from './db/postgres.ts';
 
 /** Settings from the environment; every one has an embedded default so `npm start` needs none. */
 export interface Config {
   /** PostgreSQL connection string; unset means embedded PGlite in `dataDir`. */
   readonly databaseUrl?: string;
+  /** The database password when it rotates (on AWS, its secret); unset: the URL's password. */
+  readonly databasePassword?: PasswordSource;
   readonly databasePoolSize: number;
   /** Redis connection string; unset means an in-process cache. */
   readonly redisUrl?: string;

@@ -39,9 +39,10 @@ describe('loadAwsConfig', () => {
   it('builds the database URL to the proxy over verified TLS, the signing seed and the cache URL from the secrets', async () => {
     // When the deployed environment is loaded
     const config = await loadAwsConfig(deployed(), client);
-    // Then credentials are URL-encoded, the proxy host and DATABASE_NAME are used, TLS is verified
-    expect(config.databaseUrl).toBe('postgres://ledger_admin:p%40ss%2Fw%3Ard@loglineos-dev-ledger.proxy-abc.eu-west-1.rds.amazonaws.com:5432/loglineos?sslmode=verify-full');
-    expect(new URL(config.databaseUrl ?? '').password).toBe(encodeURIComponent('p@ss/w:rd'));
+    // Then the user is URL-encoded, the proxy host and DATABASE_NAME are used, TLS is verified, and
+    // the password stays out of the URL: the pool asks the secret's password source at each login
+    expect(config.databaseUrl).toBe('postgres://ledger_admin@loglineos-dev-ledger.proxy-abc.eu-west-1.rds.amazonaws.com:5432/loglineos?sslmode=verify-full');
+    await expect(config.databasePassword?.current()).resolves.toBe('p@ss/w:rd');
     expect(config.signingKeyHex).toBe(SEED);
     expect(config.redisUrl).toBe('rediss://:token%2Bwith%2Fodd%3Dchars@master.loglineos.abc.euw1.cache.amazonaws.com:6380');
     expect(config.databasePoolSize).toBe(2);

@@ -25,7 +25,10 @@ const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex')
 export async function migrate(db: Database, migrations: readonly Migration[]): Promise<MigrationReport> {
   return db.withOwner(async (tx) => {
     await tx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    await tx.exec(`create table if not exists public.loglineos_migrations (
+    // Checked first: CREATE TABLE IF NOT EXISTS still needs CREATE on the schema, which the Lambdas'
+    // login role does not have; it only reads this table to find nothing pending.
+    const [table] = await tx.query<{ exists: boolean }>("select to_regclass('public.loglineos_migrations') is not null as exists");
+    if (!table?.exists) await tx.exec(`create table public.loglineos_migrations (
       version integer primary key,
       name text not null,
       checksum text not null,

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { ServiceUnavailableError } from '../errors.ts';
+import { LogLineError, ServiceUnavailableError } from '../errors.ts';
 import {
   API_ROLE,
   APPLY_IDENTITY_SQL,
@@ -25,6 +25,19 @@ export interface PostgresOptions {
    * network partition) would hold every request until the OS gives up on TCP, minutes later.
    */
   readonly connectTimeoutMs?: number;
+  /** The password when it can change while the pool lives (a rotated secret); else the URL's. */
+  readonly password?: PasswordSource;
+}
+
+/**
+ * Where a pool's password comes from when it can change under a warm process (a secret that rotates).
+ * The pool asks at every new connection; connections already open stay as they are.
+ */
+export interface PasswordSource {
+  /** The password to log in with now (a cached copy while it is fresh). */
+  current(): Promise<string>;
+  /** The server refused `current()`'s answer: forget it, so the next `current()` reads it again. */
+  refresh(): void;
 }
 
 /**
@@ -40,6 +53,7 @@ export interface PostgresOptions {
 export function openPostgres(options: PostgresOptions): Database {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
+    ...(options.password ? { Client: clientAskingPassword(options.password) } : {}),
     max: options.max ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     // A peer that vanished without closing the socket is noticed within ~30 s instead of hours.
@@ -62,7 +76,7 @@ export function openPostgres(options: PostgresOptions): Database {
   const outage = outageLog();
   const connect = async (): Promise<pg.PoolClient> => {
     try {
-      return await pool.connect();
+      return await connectRefreshingPassword(pool, options);
     } catch (error) {
       throw unavailable(error, outage) ?? error;
     }
@@ -169,6 +183,61 @@ async function rollback(client: pg.PoolClient): Promise<boolean> {
     return true;
   }
 }
+
+/**
+ * A pg client that asks `source` for the password at each login. pg accepts a password function, but
+ * a connection string's (absent) password overwrites it, so it is set after the client is built.
+ */
+function clientAskingPassword(source: PasswordSource): typeof pg.Client {
+  return class extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super(config);
+      (this as unknown as { password: () => Promise<string> }).password = () => source.current();
+    }
+  };
+}
+
+/** SQLSTATE 28P01, invalid_password: the server refused the password it was given. */
+const INVALID_PASSWORD = '28P01';
+
+const isInvalidPassword = (error: unknown) => typeof error === 'object' && error !== null && (error as { code?: unknown }).code === INVALID_PASSWORD;
+
+/**
+ * A pooled connection. When the server refuses the password (the secret rotated since it was read),
+ * the source reads it again and the pool tries once more; a second refusal means the secret and the
+ * role disagree, which no further retry fixes, so it fails with DatabaseCredentialsRejected.
+ */
+async function connectRefreshingPassword(pool: pg.Pool, options: PostgresOptions): Promise<pg.PoolClient> {
+  const source = options.password;
+  try {
+    return await pool.connect();
+  } catch (error) {
+    if (!source || !isInvalidPassword(error)) throw error;
+  }
+  source.refresh();
+  try {
+    return await pool.connect();
+  } catch (error) {
+    if (!isInvalidPassword(error)) throw error;
+    const user = loginUser(options.connectionString);
+    throw new LogLineError(
+      'DatabaseCredentialsRejected',
+      `the ledger database refused the password of ${user} (SQLSTATE ${INVALID_PASSWORD}), also after reading it again from its secret; ` +
+        'the secret and the role disagree: finish or re-run the secret\'s rotation, or redeploy (the migration resource sets the role\'s password from the secret)',
+      { user, sqlstate: INVALID_PASSWORD, retryable: false },
+      { cause: error },
+    );
+  }
+}
+
+function loginUser(connectionString: string): string {
+  try {
+    return decodeURIComponent(new URL(connectionString).username) || 'the connecting role';
+  } catch {
+    return 'the connecting role';
+  }
+}
+
 const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
