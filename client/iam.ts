@@ -103,7 +103,8 @@ class WebCryptoSha256 implements Checksum {
     }
     const subtle = globalThis.crypto.subtle;
     if (this.secret === undefined) return new Uint8Array(await subtle.digest('SHA-256', message));
-    const key = await subtle.importKey('raw', bytesOf(this.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    // A copy on its own ArrayBuffer: the DOM's BufferSource type (the console's build) refuses a view that may be shared.
+    const key = await subtle.importKey('raw', new Uint8Array(bytesOf(this.secret)), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
     return new Uint8Array(await subtle.sign('HMAC', key, message));
   }
 

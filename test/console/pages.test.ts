@@ -2,6 +2,15 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { launchChromium, screenshot, signIn, startConsoleServer, type ConsoleServer } from './support.ts';
 
+/** Runs in the page: records the answer's state and chunk count at every change of the DOM. */
+const WATCH_ANSWER = `(() => {
+  window.chunkStates = [];
+  new MutationObserver(() => {
+    const answer = document.querySelector('[data-testid="answer"]');
+    if (answer) window.chunkStates.push(answer.getAttribute('data-state') + ':' + answer.getAttribute('data-chunks'));
+  }).observe(document.body, { subtree: true, childList: true, attributes: true });
+})()`;
+
 const REMEMBER = `mutation Remember($input: MemoryInput!) { upsertMemory(input: $input) { id } }`;
 
 describe('the console pages in Chromium', () => {
@@ -26,14 +35,7 @@ describe('the console pages in Chromium', () => {
   test("a prompt's answer streams in chunk by chunk, and its citations open the cited span", async () => {
     // Given the prompts page, watching how many chunks the answer shows each time it changes
     await page.goto(`${server.origin}/console/#/prompts`);
-    await page.evaluate(() => {
-      const seen: string[] = [];
-      (window as unknown as { chunkStates: string[] }).chunkStates = seen;
-      new MutationObserver(() => {
-        const answer = document.querySelector('[data-testid="answer"]');
-        if (answer) seen.push(`${answer.getAttribute('data-state')}:${answer.getAttribute('data-chunks')}`);
-      }).observe(document.body, { subtree: true, childList: true, attributes: true });
-    });
+    await page.evaluate(WATCH_ANSWER);
 
     // When carol asks a question her memories answer
     await page.getByLabel('Ask').fill('What tea does Carol like?');
@@ -41,7 +43,7 @@ describe('the console pages in Chromium', () => {
 
     // Then the answer arrives in several chunks before the final result, which cites her memory
     await page.locator('[data-testid="answer"][data-state="done"]').waitFor({ timeout: 20_000 });
-    const states = await page.evaluate(() => (window as unknown as { chunkStates: string[] }).chunkStates);
+    const states = (await page.evaluate('window.chunkStates')) as string[];
     const streamed = new Set(states.filter((s) => s.startsWith('streaming:') && s !== 'streaming:0'));
     expect(streamed.size).toBeGreaterThan(1);
     expect(Number(await page.getByTestId('answer').getAttribute('data-chunks'))).toBeGreaterThan(1);
