@@ -7,6 +7,7 @@ import { noPublisher } from '../functions/commons/publisher.ts';
 import { appendSpanInSession, ledgerMigrations, type Ledger } from '../functions/ledger/index.ts';
 import { createMemoryServices, getMemory, searchMemories, upsertMemory, type MemoryServices } from '../functions/memory/index.ts';
 import { writeIndexRow, vectorLiteral } from '../functions/memory/store.ts';
+import { startProgress } from '../functions/commons/observability-progress.ts';
 import { line, percentile, ratio, timed } from './report.ts';
 
 const COUNT = Number(process.env.BENCH_MEMORIES ?? 20_000);
@@ -52,8 +53,10 @@ export async function memoryBench(): Promise<void> {
 
     console.log(`\n# memory on embedded PGlite + pgvector: ${COUNT.toLocaleString('en-US')} memories × ${DIMS} dimensions, ${TOPICS}×${SUBTOPICS} clusters, noise ${NOISE}, ${QUERIES} queries`);
     await db.withOwner((tx) => tx.exec('drop index ledger.memory_index_hnsw'));
+    const loading = startProgress('bulk load', { total: COUNT, unit: 'memories' });
     const load = await timed(async () => {
       for (let start = 0; start < COUNT; start += 500) {
+        loading.update(start);
         const writer = writers[(start / 500) % writers.length]!;
         await db.withSession(writer, async (tx) => {
           for (let i = start; i < Math.min(COUNT, start + 500); i += 1) {
@@ -65,6 +68,8 @@ export async function memoryBench(): Promise<void> {
         });
       }
     });
+    loading.update(COUNT);
+    loading.finish();
     line('bulk load (spans + index rows, no HNSW)', `${load.seconds.toFixed(1)} s`, `${Math.round(COUNT / load.seconds)}/s`);
     const build = await timed(() =>
       db.withOwner((tx) => tx.exec("create index memory_index_hnsw on ledger.memory_index using hnsw ((embedding::vector(1536)) vector_cosine_ops) with (m = 16, ef_construction = 128) where vector_dims(embedding) = 1536")),

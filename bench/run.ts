@@ -13,6 +13,7 @@ import { promptsBench } from './prompts.bench.ts';
 import { sandboxBench } from './sandbox.bench.ts';
 import { kernelsBench } from './kernels.bench.ts';
 import { proofsBench } from './proofs.bench.ts';
+import { logger } from '../functions/commons/observability.ts';
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const benches: Record<string, () => Promise<void>> = {
@@ -28,9 +29,16 @@ const benches: Record<string, () => Promise<void>> = {
   proofs: () => proofsBench(url),
 };
 
+// The benchmarks drive the API hard: a log line per request would be measured too (and drown the figures).
+if (!process.env.LOGLINEOS_LOG_LEVEL && !process.env.POWERTOOLS_LOG_LEVEL) logger.setLogLevel('WARN');
+
 const wanted = process.argv.slice(2).filter((arg) => arg !== '--');
-for (const name of wanted.length ? wanted : Object.keys(benches)) {
-  const bench = benches[name];
-  if (!bench) throw new Error(`unknown benchmark ${JSON.stringify(name)}; choose from ${Object.keys(benches).join(', ')}`);
-  await bench();
+const names = wanted.length ? wanted : Object.keys(benches);
+const unknown = names.find((name) => !benches[name]);
+if (unknown) throw new Error(`unknown benchmark ${JSON.stringify(unknown)}; choose from ${Object.keys(benches).join(', ')}`);
+// A running count between benchmarks, not a redrawn bar: each benchmark prints its own lines meanwhile.
+const counting = process.stderr.isTTY && process.env.LOGLINEOS_PROGRESS !== 'off';
+for (const [index, name] of names.entries()) {
+  if (counting) process.stderr.write(`\x1b[2mbenchmark ${index + 1}/${names.length}: ${name}\x1b[0m\n`);
+  await benches[name]!();
 }

@@ -3,12 +3,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
 import { keyFilePath, loadConfig } from '../functions/commons/config.ts';
-import { trustedKey, verifyProofCommand, witnessCommand, type ProofCommandOptions } from './proof-commands.ts';
+import type { ProofCommandOptions } from './proof-commands.ts';
 import { listChains, openLedger, verifyChain, type ChainReport } from '../functions/ledger/index.ts';
 import { apiKeyFile, issuerKeyFile, loadOrCreateApiKey } from './credentials.ts';
 import { openIssuer } from './issuer.ts';
-import { loadOrCreateTls } from './tls.ts';
-import { createLocalServer } from './server.ts';
+import { startProgress } from '../functions/commons/observability-progress.ts';
+import { createMetricSpanRecorder, formatHealthStats, metricSpanIntervalMs, readHealthStats } from '../functions/commons/observability-spans.ts';
+import { errorTypeOf, logger } from '../functions/commons/observability.ts';
+import type { Ledger } from '../functions/ledger/index.ts';
 
 const USAGE = `usage: loglineos <command> [options]
 
@@ -20,6 +22,9 @@ commands:
   status                  migrate, then print each chain's length and head
   verify [--tenant T]     recompute every hash, signature and link; --tenant '' is the tenantless chain
                           (exit 1 when a chain fails)
+  stats [--window 1h]     the ledger's health from its metric spans: appends/s, verification failures,
+                          kernel runs and refusals, prompt latency and tokens, memory cache hit rate
+                          (window: 30s, 15m, 1h, 2d; serve writes them every LOGLINEOS_METRICS_INTERVAL_MS)
   witness [--tenant T]    fetch a log's signed checkpoint from the API, check it extends the one kept
                           before (consistency proof), keep it (exit 1 when it does not)
   verify-proof --span ID [--seq N]   fetch a span and its inclusion proof from the API and check them
@@ -51,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
       dir: { type: 'string' },
       span: { type: 'string' },
       seq: { type: 'string' },
+      window: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -70,13 +76,24 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'witness' || command === 'verify-proof') return proofCommand(command, values);
   if (command === 'serve') return serve(values.port ?? process.env.PORT ?? '4000', values['tls-port'] ?? process.env.TLS_PORT ?? '4443', values.dev === true);
-  if (!['migrate', 'status', 'verify'].includes(command)) {
+  if (!['migrate', 'status', 'verify', 'stats'].includes(command)) {
     console.error(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return 2;
   }
+  const windowMs = command === 'stats' ? parseWindow(values.window ?? '1h') : 0;
+  if (Number.isNaN(windowMs)) {
+    console.error(`--window must be a number and a unit (s, m, h, d), e.g. 15m or 1h, got ${JSON.stringify(values.window)}`);
+    return 2;
+  }
   const config = loadConfig();
-  const ledger = await openLedger(config, SEEDS);
+  const migrating = command === 'migrate' ? startProgress('migrating', { unit: 'migrations' }) : null;
+  const ledger = await openLedger(config, SEEDS, migrating ? { onMigration: (checked, total) => migrating.update(checked, total) } : {});
+  migrating?.finish();
   try {
+    if (command === 'stats') {
+      console.log(formatHealthStats(await readHealthStats(ledger, windowMs)));
+      return 0;
+    }
     const where = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`;
     if (command === 'migrate') {
       console.log(ledger.migrated.length ? `applied ${ledger.migrated.join(', ')} to ${where}` : `${where} is up to date`);
@@ -88,7 +105,9 @@ async function main(argv: string[]): Promise<number> {
     }
     let failed = 0;
     for (const chain of chains) {
-      const report = await verifyChain(ledger, chain);
+      const progress = startProgress(`verifying ${chain === '' ? '(tenantless)' : chain}`, { total: await chainLength(ledger, chain), unit: 'spans' });
+      const report = await verifyChain(ledger, chain, { onProgress: (checked) => progress.update(checked) });
+      progress.finish();
       if (!report.ok) failed += 1;
       console.log(describeReport(report));
     }
@@ -107,6 +126,10 @@ async function serve(portText: string, tlsPortText: string, dev: boolean): Promi
       return 2;
     }
   }
+  // The server (and the client code of the proof commands) load only for the commands that use them,
+  // so stats, verify and migrate start without compiling the whole API.
+  const { createLocalServer } = await import('./server.ts');
+  const { loadOrCreateTls } = await import('./tls.ts');
   const config = loadConfig();
   const ledger = await openLedger(config, SEEDS);
   const apiKey = await loadOrCreateApiKey(apiKeyFile(config));
@@ -117,6 +140,12 @@ async function serve(portText: string, tlsPortText: string, dev: boolean): Promi
   const checkpointIntervalMs = process.env.LOGLINEOS_CHECKPOINT_INTERVAL_MS ?? '10000';
   const witnessDir = process.env.LOGLINEOS_WITNESS_DIR ?? join(config.dataDir, 'witness');
   const env = { ...process.env, LOGLINEOS_KERNEL_INTERVAL_MS: kernelIntervalMs, LOGLINEOS_CHECKPOINT_INTERVAL_MS: checkpointIntervalMs, LOGLINEOS_WITNESS_DIR: witnessDir };
+  // The ledger's health as metric spans, one per figure per interval (LOGLINEOS_METRICS_INTERVAL_MS, 0 = off).
+  const recorder = createMetricSpanRecorder(ledger, {
+    intervalMs: metricSpanIntervalMs(process.env),
+    source: 'local',
+    onError: (error) => logger.warn('metric spans not written', { errorType: errorTypeOf(error), error: error as Error }),
+  });
   const server = await createLocalServer({ ledger, apiKey, issuer, dev, env, console: { build: true } });
   const tls = await loadOrCreateTls(join(config.dataDir, 'keys'));
   let url: string;
@@ -132,6 +161,7 @@ async function serve(portText: string, tlsPortText: string, dev: boolean): Promi
     }
     throw error;
   }
+  recorder.start();
   console.log(`LogLineOS local AppSync: ${url}`);
   console.log(`  over TLS  ${tlsUrl}   (wss for Amplify; trust ${tls.caFile} with NODE_EXTRA_CA_CERTS)`);
   console.log(`  realtime  ${url.replace('http', 'ws')}/realtime`);
@@ -141,6 +171,8 @@ async function serve(portText: string, tlsPortText: string, dev: boolean): Promi
   console.log('  user JWT  npx loglineos token --user alice --tenant acme   (header Authorization)');
   console.log(`  kernels   scheduled passes ${Number(kernelIntervalMs) > 0 ? `every ${kernelIntervalMs} ms` : 'off'} (LOGLINEOS_KERNEL_INTERVAL_MS)`);
   console.log(`  proofs    checkpoint passes ${Number(checkpointIntervalMs) > 0 ? `every ${checkpointIntervalMs} ms` : 'off'} (LOGLINEOS_CHECKPOINT_INTERVAL_MS), witnessed in ${witnessDir}`);
+  const metricsMs = metricSpanIntervalMs(process.env);
+  console.log(`  health    ${metricsMs > 0 ? `metric spans every ${metricsMs} ms` : 'metric spans off'} (LOGLINEOS_METRICS_INTERVAL_MS): npx loglineos stats; JSON logs at ${logger.getLevelName()} (LOGLINEOS_LOG_LEVEL)`);
   if (dev) console.log('  dev mode: schema/ and resolvers/ reload on change');
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -148,14 +180,30 @@ async function serve(portText: string, tlsPortText: string, dev: boolean): Promi
     process.once('SIGTERM', stop);
   });
   await server.close();
+  await recorder.close();
   await ledger.db.close();
   return 0;
+}
+
+/** `30s`, `15m`, `1h`, `2d` in ms; NaN when it is none of these. */
+function parseWindow(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)$/.exec(text.trim());
+  if (!match) return Number.NaN;
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
+}
+
+/** The spans of one chain, for the progress of its verification (the chain index answers it). */
+async function chainLength(ledger: Ledger, chain: string): Promise<number> {
+  const [row] = await ledger.db.withLedger((tx) => tx.query<{ n: number | null }>('select max(chain_seq) as n from ledger.universal_registry where chain_key = $1', [chain]));
+  return Number(row?.n ?? 0);
 }
 
 async function proofCommand(
   command: 'witness' | 'verify-proof',
   values: { tenant?: string; url?: string; token?: string; 'api-key'?: string; 'public-key'?: string; 'key-name'?: string; dir?: string; span?: string; seq?: string },
 ): Promise<number> {
+  const { trustedKey, verifyProofCommand, witnessCommand } = await import('./proof-commands.ts');
   const config = loadConfig();
   const apiKey = values['api-key'] ?? (values.token ? undefined : readLocalApiKey(apiKeyFile(config)));
   if (!values.token && !apiKey) {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -19,6 +19,7 @@ import { intSetting } from '../functions/commons/config.ts';
 import { SCHEMA_DIR, loadSchema } from './schema.ts';
 import { ensureConsoleBuilt, serveConsole, type ConsoleHost } from './console.ts';
 import { DEFAULT_LOG_ORIGIN } from '../functions/ledger/proofs.ts';
+import { logGraphqlRequest } from './request-log.ts';
 
 /** AppSync's limit on a request body. */
 const MAX_BODY = 1024 * 1024;
@@ -211,11 +212,18 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
       return send(res, 400, { errors: [{ errorType: 'MalformedHttpRequestException', message: 'The request body must be JSON with a "query" string.' }] });
     }
     const headers = flatHeaders(req);
+    // Each request gets an id, as AppSync's x-amzn-requestid: in the handlers' events, the logs and the answer.
+    const requestId = randomUUID();
+    const started = performance.now();
+    res.setHeader('x-amzn-requestid', requestId);
     let caller;
     try {
       caller = await authenticate(headers, req.socket.remoteAddress ?? '127.0.0.1', auth, { method: req.method ?? 'POST', path: req.url ?? '/graphql', body });
     } catch (error) {
-      if (error instanceof AuthFailure) return send(res, error.status, { errors: [{ errorType: error.errorType, message: error.message }] });
+      if (error instanceof AuthFailure) {
+        logGraphqlRequest({ requestId, started, errorType: error.errorType });
+        return send(res, error.status, { errors: [{ errorType: error.errorType, message: error.message }] });
+      }
       throw error;
     }
     let current: LocalApi;
@@ -224,8 +232,9 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
     } catch (error) {
       return send(res, 500, { errors: [{ errorType: 'SchemaError', message: error instanceof Error ? error.message : String(error) }] });
     }
-    const outcome = await executeRequest(current, caller, request, headers);
+    const outcome = await executeRequest(current, caller, request, { ...headers, 'x-amzn-requestid': requestId });
     send(res, 200, outcome.body);
+    logGraphqlRequest({ requestId, started, caller, api: current, request, ...(outcome.body.errors?.[0] ? { errorType: outcome.body.errors[0].errorType } : {}) });
     afterMutation(outcome);
   }
   realtime.attach(server);

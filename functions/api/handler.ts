@@ -1,5 +1,7 @@
 import { coordinateOf, type AppSyncEvent } from '../commons/appsync.ts';
 import { LogLineError } from '../commons/errors.ts';
+import { correlationIdOf, errorTypeOf, logger } from '../commons/observability.ts';
+import { countMetric } from '../commons/observability-metrics.ts';
 import type { SpanPublisher } from '../commons/publisher.ts';
 import type { Ledger } from '../ledger/index.ts';
 
@@ -34,7 +36,8 @@ export interface DataSourceDefinition<S extends Services = Services> {
 /**
  * A Lambda handler for one data source: finds the operation by the event's schema coordinate and
  * runs it. Errors the domain raises for clients keep their `name` (AppSync's errorType); anything
- * else is logged with a correlation id and replaced by a masked InternalError.
+ * else is logged once, with AppSync's request id as its correlation id, and replaced by a masked
+ * InternalError that quotes it.
  */
 export function createHandler<S extends Services>(operations: Operations<S>, services: () => Promise<S>) {
   return async function handler(event: AppSyncEvent<unknown>): Promise<unknown> {
@@ -45,8 +48,10 @@ export function createHandler<S extends Services>(operations: Operations<S>, ser
       return await operation(event, await services());
     } catch (error) {
       if (error instanceof LogLineError) throw error;
-      const correlationId = crypto.randomUUID();
-      console.error(JSON.stringify({ level: 'error', correlationId, coordinate, error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error) }));
+      const correlationId = correlationIdOf(event);
+      countMetric('InternalErrors');
+      // Keys passed per line, not appended: the local server runs many requests at once on one logger.
+      logger.error('unexpected error', { correlation_id: correlationId, operation: coordinate, errorType: errorTypeOf(error), error: error instanceof Error ? error : new Error(String(error)) });
       throw new LogLineError('InternalError', `the request failed on our side; quote correlation id ${correlationId} when reporting it`, { correlationId });
     }
   };

@@ -1,5 +1,6 @@
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { createAppSyncPublisher } from '../commons/appsync-publisher.ts';
+import { observedHandler } from '../commons/observability.ts';
 import { noPublisher, type SpanPublisher } from '../commons/publisher.ts';
 import { currentEnvironment, currentLedger, currentTokenSecret } from '../commons/runtime.ts';
 import { createHandler, type DataSourceDefinition, type Services } from './handler.ts';
@@ -32,7 +33,7 @@ export function containerServicesOf<S extends Services>(definition: DataSourceDe
   };
 }
 
-/** The Lambda handler of one data source: every event is dispatched by schema coordinate. */
-export function lambdaEntry<S extends Services>(definition: DataSourceDefinition<S>) {
-  return createHandler(definition.operations, containerServicesOf(definition));
+/** The Lambda handler of one data source: every event is dispatched by schema coordinate, observed. */
+export function lambdaEntry<S extends Services>(name: string, definition: DataSourceDefinition<S>) {
+  return observedHandler(name, createHandler(definition.operations, containerServicesOf(definition)), { ledger: currentLedger });
 }

@@ -1,5 +1,7 @@
 import type { AppSyncEvent } from '../commons/appsync.ts';
 import { isRunJobEvent } from '../prompts/index.ts';
+import { observedHandler } from '../commons/observability.ts';
+import { currentLedger } from '../commons/runtime.ts';
 import { createHandler } from './handler.ts';
 import { containerServicesOf } from './lambda-entry.ts';
 import { PROMPTS_DATA_SOURCE } from './prompts/data-source.ts';
@@ -14,10 +16,10 @@ const api = createHandler(PROMPTS_DATA_SOURCE.operations, current);
  * streams the answer through publishPromptRunEvent until the run ends, however long AppSync's own
  * request was allowed to last. Give the function a timeout above LOGLINEOS_PROMPT_RUN_TIMEOUT_MS.
  */
-export async function handler(event: unknown): Promise<unknown> {
+export const handler = observedHandler('prompts', async (event: unknown): Promise<unknown> => {
   if (isRunJobEvent(event)) {
     await (await current()).prompts.runtime.runJob(event.job);
     return null;
   }
   return api(event as AppSyncEvent<unknown>);
-}
+}, { ledger: currentLedger });

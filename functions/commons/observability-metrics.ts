@@ -5,6 +5,13 @@
  * each open a window and drain it on their own schedule.
  */
 
+/** The CloudWatch namespace of every EMF metric; the dashboard and alarms read it (infra/lib/operations-stack.ts). */
+export const METRICS_NAMESPACE = 'LogLineOS';
+/** The `service` dimension of every metric: one per deployment, so figures add up across functions. */
+export const METRICS_SERVICE = 'loglineos';
+/** Names the deployment's environment in the `environment` dimension (set by the CDK app on every function). */
+export const ENVIRONMENT_VARIABLE = 'LOGLINEOS_ENVIRONMENT';
+
 /** Every health figure, by the name it has as an EMF metric and as a metric span's `this`. */
 export const HEALTH_METRICS = {
   SpansAppended: { unit: 'Count', distribution: false },

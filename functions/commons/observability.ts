@@ -4,7 +4,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
 import { LogLineError } from './errors.ts';
-import { HEALTH_METRICS, openMetricWindow } from './observability-metrics.ts';
+import { ENVIRONMENT_VARIABLE, HEALTH_METRICS, METRICS_NAMESPACE, METRICS_SERVICE, openMetricWindow } from './observability-metrics.ts';
 import { createMetricSpanRecorder, metricSpanIntervalMs, type MetricSpanRecorder } from './observability-spans.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 
@@ -15,12 +15,7 @@ import type { Ledger } from '../ledger/ledger.ts';
  * invocation on Lambda only.
  */
 
-/** The CloudWatch namespace of every EMF metric; the dashboard and alarms read it (infra/lib/operations-stack.ts). */
-export const METRICS_NAMESPACE = 'LogLineOS';
-/** The `service` dimension of every metric: one per deployment, so figures add up across functions. */
-export const METRICS_SERVICE = 'loglineos';
-/** Names the deployment's environment in the `environment` dimension (set by the CDK app). */
-export const ENVIRONMENT_VARIABLE = 'LOGLINEOS_ENVIRONMENT';
+export { ENVIRONMENT_VARIABLE, METRICS_NAMESPACE, METRICS_SERVICE } from './observability-metrics.ts';
 
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
@@ -45,6 +40,12 @@ export const metrics = new Metrics({
   serviceName: METRICS_SERVICE,
   defaultDimensions: { environment: process.env[ENVIRONMENT_VARIABLE] || 'local' },
 });
+
+/**
+ * EMF goes to stdout, where a test runner's report is: under vitest it is off unless
+ * POWERTOOLS_METRICS_DISABLED says otherwise (Powertools itself honours that variable everywhere).
+ */
+const emfQuietInTests = () => process.env.POWERTOOLS_METRICS_DISABLED === undefined && Boolean(process.env.VITEST);
 
 /**
  * The request id to log and quote: AppSync's (`x-amzn-requestid` in the resolver event's request
@@ -106,7 +107,7 @@ export function observedHandler<E, R>(name: string, handler: (event: E, context?
     if (coldStart) {
       coldStart = false;
       logger.info('cold start', { handler: name });
-      metrics.captureColdStartMetric(context?.functionName);
+      if (!emfQuietInTests()) metrics.captureColdStartMetric(context?.functionName);
     }
     const traced = await lambdaTracer();
     const segment = traced?.getSegment();
@@ -148,7 +149,10 @@ function publishHealthMetrics(correlationId: string): void {
     if (HEALTH_METRICS[aggregate.name].distribution) for (const value of aggregate.samples) metrics.addMetric(aggregate.name, unit, value);
     else metrics.addMetric(aggregate.name, unit, aggregate.sum);
   }
-  if (!metrics.hasStoredMetrics()) return metrics.clearMetadata();
+  if (!metrics.hasStoredMetrics() || emfQuietInTests()) {
+    metrics.clearMetrics();
+    return metrics.clearMetadata();
+  }
   metrics.addMetadata('correlation_id', correlationId);
   metrics.publishStoredMetrics();
 }

@@ -11,6 +11,7 @@ import { coreKernelName, type CoreKernelName } from './ids.ts';
 import { checkKernelIntegrity } from './integrity.ts';
 import { manifestFromMetadata, readManifest, DEFAULT_MANIFEST_METADATA } from './manifest.ts';
 import { append, asLedger, checkInput, sandboxAt, type KernelServices, type RunScope } from './run-scope.ts';
+import { countMetric } from '../commons/observability-metrics.ts';
 import { requireSignedIn } from '../commons/identity.ts';
 
 export { MAX_INPUT_BYTES, type KernelServices } from './run-scope.ts';
@@ -57,6 +58,7 @@ export async function executeKernel(services: KernelServices, caller: Identity |
   const written: Span[] = [];
   const outcome = await services.ledger.db.withSession(caller, (tx) => runInSession({ services, caller, tx, traceId, written, scopes: options.scopes ?? null }, kernelId.toLowerCase(), inputJson, options, 0));
   for (const span of written) await publishCommitted(services.publisher, span);
+  countMetric(outcome.refusal ? 'KernelRefusals' : 'KernelRuns');
   if (outcome.refusal) throw outcome.refusal;
   return outcome;
 }

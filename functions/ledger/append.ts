@@ -9,6 +9,7 @@ import { SPAN_COLUMNS_SQL, spanFromRow, type Span } from './span.ts';
 import { MAX_SPAN_BYTES, validateSpanInput, type ValidatedSpanInput } from './validate.ts';
 import { committerFor, insertRowsStatement } from './group-commit.ts';
 import { requireSignedIn } from '../commons/identity.ts';
+import { countMetric } from '../commons/observability-metrics.ts';
 
 const encoder = new TextEncoder();
 
@@ -76,6 +77,8 @@ async function appendDraft(tx: Queryable, draft: Record<string, unknown>, input:
 
 /** The stored span: what was sent (validated, so stored unchanged) plus what the database assigned. */
 function storedSpan(sealed: Sealed, assigned: Record<string, unknown>): Span {
+  // Metric spans are not counted: the figures would otherwise count their own writing forever.
+  if (sealed.row.entity_type !== 'metric') countMetric('SpansAppended');
   // The row has been sent; it is completed in place rather than copied (this runs for every append).
   return spanFromRow(Object.assign(sealed.row, assigned));
 }

@@ -5,6 +5,7 @@ import type { Ledger } from './ledger.ts';
 import { verifyDigestSignature } from './signing.ts';
 import type { Span } from './span.ts';
 import { getSpan } from './read.ts';
+import { countMetric } from '../commons/observability-metrics.ts';
 import { lastLinkOf, verifyBatch, type BatchFailure, type BatchJob, type BatchOptions, type BatchOutcome, type ChainLink, type FailureCode } from './verify-batch.ts';
 import { SPAN_ARRAY_SQL } from './verify-canonical.ts';
 import { defaultVerifyWorkers, startedVerifyPool, verifyPool, VerifyWorkerLost, type VerifyPool } from './verify-pool.ts';
@@ -58,6 +59,8 @@ export interface ChainOptions {
    * Default: LOGLINEOS_VERIFY_WORKERS, else one per core.
    */
   readonly workers?: number;
+  /** Called with the spans verified so far after each batch (progress of a long chain). */
+  readonly onProgress?: (checked: number) => void;
 }
 
 /** Recomputes one stored span's hash and checks its signature. */
@@ -131,6 +134,7 @@ export async function verifyChain(ledger: Ledger, chain: string, options: ChainO
       so.last = outcome.last;
       so.headSeen ||= outcome.headSeen;
       if (outcome.failure) so.failure = outcome.failure;
+      options.onProgress?.(so.checked);
     };
     const check = (job: BatchJob): Promise<BatchOutcome> => {
       if (!pool) return Promise.resolve(verifyBatch(job));
@@ -165,8 +169,12 @@ export async function verifyChain(ledger: Ledger, chain: string, options: ChainO
     }
     const head = (link: ChainLink | null) => (link ? { chainSeq: link.chainSeq, chainHash: link.chainHash, currHash: link.currHash } : null);
     const { checked, last: end, failure } = so;
-    if (failure) return { chain, ok: false, checked, head: head(end), failure };
+    if (failure) {
+      countMetric('VerificationFailures');
+      return { chain, ok: false, checked, head: head(end), failure };
+    }
     if (options.expectedHead && !so.headSeen) {
+      countMetric('VerificationFailures');
       return {
         chain,
         ok: false,

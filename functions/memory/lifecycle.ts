@@ -7,6 +7,7 @@ import { dropIndexRow, readMemories, readMemory, saltOf, sessionMemoryIds } from
 import { SESSION_TTL_SECONDS, isEncrypted, type MemoryServices, type MemoryView } from './types.ts';
 import { affectedBy } from './cache.ts';
 import { auditInput } from './upsert.ts';
+import { countMetric } from '../commons/observability-metrics.ts';
 import { requireSignedIn } from '../commons/identity.ts';
 
 const REVIEWER_GROUPS = ['reviewer', 'admin'];
@@ -39,6 +40,7 @@ export async function getMemory(services: MemoryServices, identity: Identity | n
   const memoryId = requireId(id);
   const { cache, cacheSeconds, keys } = services.memory;
   const cached = await cache.read<CachedMemory | null>(caller, `m:${memoryId}`);
+  countMetric(cached.value === undefined ? 'MemoryCacheMisses' : 'MemoryCacheHits');
   let entry = cached.value;
   let salt: Buffer | null | undefined;
   if (entry === undefined) {
@@ -64,6 +66,7 @@ export async function sessionMemories(services: MemoryServices, identity: Identi
   }
   const { cache } = services.memory;
   const cached = await cache.read<string[]>(caller, `s:${sessionId}`);
+  countMetric(cached.value === undefined ? 'MemoryCacheMisses' : 'MemoryCacheHits');
   let ids = cached.value;
   if (ids === undefined) {
     ids = await services.ledger.db.withSession(caller, (tx) => sessionMemoryIds(tx, sessionId));

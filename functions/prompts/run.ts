@@ -10,6 +10,7 @@ import { memoryContext, userMessage, type MemorySearch } from './context.ts';
 import { CONTRACT_INSTRUCTIONS, CONTRACT_VERSION, readReply, type PromptAnswer } from './contract.ts';
 import { parseVariables } from './placeholders.ts';
 import { RunEventStream, type RunEventSink } from './run-events.ts';
+import { observeMetric } from '../commons/observability-metrics.ts';
 import type { ContextPiece, PromptContext, PromptSettings, RunJob } from './types.ts';
 
 export interface RunPromptInput {
@@ -227,6 +228,8 @@ export async function executeRun(deps: RunDependencies, job: RunJob): Promise<Ru
     clearTimeout(deadline);
     deps.shutdown?.removeEventListener('abort', onShutdown);
   }
+  observeMetric('PromptLatency', outcome.latencyMs);
+  observeMetric('PromptTokens', outcome.inputTokens + outcome.outputTokens);
   if (record) {
     try {
       await appendSpan(deps.ledger, identity, runSpanInput(job, outcome));

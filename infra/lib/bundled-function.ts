@@ -12,6 +12,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { EnvironmentSettings } from './environments.ts';
+import { ENVIRONMENT_VARIABLE } from '../../functions/commons/observability-metrics.ts';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -109,6 +110,8 @@ export class BundledFunction extends Construct {
       securityGroups: [props.securityGroup],
       environment: {
         ...props.environment,
+        // The `environment` dimension of the EMF metrics, which the Operations dashboard and alarms read.
+        [ENVIRONMENT_VARIABLE]: props.settings.name,
         ...(props.sandbox ? { LOGLINEOS_SANDBOX_WORKER: `/var/task/${SANDBOX_WORKER_FILE}`, LOGLINEOS_SANDBOX_WASM: `/var/task/${SANDBOX_WASM_FILE}` } : {}),
       },
       environmentEncryption: props.key,

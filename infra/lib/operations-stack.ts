@@ -12,6 +12,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { BundledFunction } from './bundled-function.ts';
 import type { EnvironmentSettings } from './environments.ts';
+import { METRICS_NAMESPACE, METRICS_SERVICE, type HealthMetric } from '../../functions/commons/observability-metrics.ts';
 
 export interface OperationsStackProps extends StackProps {
   readonly settings: EnvironmentSettings;
@@ -26,9 +27,15 @@ export interface OperationsStackProps extends StackProps {
 
 const FIVE_MINUTES = Duration.minutes(5);
 
+/** Prompt runs whose p99 stays above this for 15 minutes are an alarm (runs time out at 300 s by default). */
+export const PROMPT_LATENCY_P99_ALARM_MS = 60_000;
+
 /**
- * Watching and keeping: one dashboard over the API, its Lambdas, the database and the cache; alarms
- * on errors and latency to an SNS topic; a daily AWS Backup of the ledger database kept 30 days.
+ * Watching and keeping: one dashboard over the API, its Lambdas, the database, the cache and the
+ * ledger's own health (the EMF metrics the functions publish: namespace LogLineOS, dimensions service
+ * and environment, as functions/commons/observability.ts writes them); alarms on errors, latency,
+ * failed verifications and unexpected errors to an SNS topic; a daily AWS Backup of the ledger
+ * database kept 30 days.
  */
 export class OperationsStack extends Stack {
   readonly alarmTopic: sns.Topic;
@@ -55,6 +62,15 @@ export class OperationsStack extends Stack {
     const proxyMetric = (metricName: string) =>
       new cloudwatch.Metric({ namespace: 'AWS/RDS', metricName, dimensionsMap: { ProxyName: proxy.dbProxyName }, statistic: 'Maximum', period: FIVE_MINUTES });
 
+    const health = (metricName: HealthMetric, statistic = 'Sum', label?: string) =>
+      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: METRICS_SERVICE, environment: settings.name }, statistic, period: FIVE_MINUTES, ...(label ? { label } : {}) });
+    const cacheHitRate = new cloudwatch.MathExpression({
+      expression: 'IF(hits + misses > 0, 100 * hits / (hits + misses))',
+      usingMetrics: { hits: health('MemoryCacheHits'), misses: health('MemoryCacheMisses') },
+      label: 'memory cache hit rate (%)',
+      period: FIVE_MINUTES,
+    });
+
     const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string, comparison = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, evaluationPeriods = 1) => {
       const created = new cloudwatch.Alarm(this, id, {
         metric,
@@ -78,6 +94,9 @@ export class OperationsStack extends Stack {
       alarm('DatabaseWriteLatency', database.metric('WriteLatency', { period: FIVE_MINUTES, statistic: 'Average' }), 0.05, 'Ledger database write latency above 50 ms for 15 minutes', undefined, 3),
       alarm('CacheCpu', cacheMetric('EngineCPUUtilization', cacheNodes[0] ?? cache.ref), 80, 'Cache primary engine CPU above 80% for 15 minutes', undefined, 3),
       alarm('CacheMemory', cacheMetric('DatabaseMemoryUsagePercentage', cacheNodes[0] ?? cache.ref), 90, 'Cache primary above 90% of its memory (evicting)'),
+      alarm('LedgerVerificationFailures', health('VerificationFailures'), 0, 'A chain failed verification: a span was edited, removed or reordered behind the API (see the logs of the verifying function)'),
+      alarm('InternalErrors', health('InternalErrors'), 5, 'More than 5 unexpected errors in 5 minutes (masked as InternalError; their correlation ids are in the logs)'),
+      alarm('PromptLatency', health('PromptLatency', 'p99'), PROMPT_LATENCY_P99_ALARM_MS, `Prompt runs: p99 latency above ${PROMPT_LATENCY_P99_ALARM_MS / 1000} s for 15 minutes`, undefined, 3),
     ];
     if (props.witnessFailures) {
       alarms.push(alarm('CheckpointWitnessFailures', props.witnessFailures, 0, 'A signed checkpoint did not reach the Object Lock witness bucket (see the LedgerCheckpoints logs)'));
@@ -119,6 +138,12 @@ export class OperationsStack extends Stack {
       graph('Cache connections and hits', cacheNodes.map((node) => cacheMetric('CurrConnections', node, 'Maximum')), cacheNodes.map((node) => cacheMetric('CacheHitRate', node))),
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms, width: 8, height: 6 }),
     );
+    this.dashboard.addWidgets(
+      graph('Ledger appends and verification failures', [health('SpansAppended', 'Sum', 'spans appended')], [health('VerificationFailures', 'Sum', 'verification failures'), health('InternalErrors', 'Sum', 'internal errors')]),
+      graph('Kernel runs and refusals', [health('KernelRuns', 'Sum', 'kernel runs'), health('KernelRefusals', 'Sum', 'kernel refusals')]),
+      graph('Prompt latency (ms) and tokens', [health('PromptLatency', 'p50', 'prompt latency p50'), health('PromptLatency', 'p99', 'prompt latency p99')], [health('PromptTokens', 'Sum', 'prompt tokens')]),
+    );
+    this.dashboard.addWidgets(graph('Memory cache hit rate (%)', [cacheHitRate]));
 
     // RDS keeps its own 30 days of automated backups; the vault's copies outlive the instance.
     // The vault is always retained: a teardown never deletes backups.

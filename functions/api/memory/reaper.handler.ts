@@ -1,3 +1,5 @@
+import { observedHandler } from '../../commons/observability.ts';
+import { currentLedger } from '../../commons/runtime.ts';
 import { containerServices } from '../lambda-entry.ts';
 import { createMemoryServices, type MemoryServices } from '../../memory/index.ts';
 import { reapAll } from '../../memory/reaper.ts';
@@ -9,7 +11,7 @@ let services: Promise<MemoryServices> | undefined;
  * every memory whose TTL has passed and answers how many. Needs the same database, KMS key and
  * cache settings as the memory data source.
  */
-export async function handler(): Promise<{ reaped: number }> {
+export const handler = observedHandler('memory.reaper', async (): Promise<{ reaped: number }> => {
   services ??= containerServices().then((base) => createMemoryServices(base));
   return { reaped: await reapAll(await services) };
-}
+}, { ledger: currentLedger });

@@ -21,8 +21,9 @@ const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex')
  * Applies pending migrations in version order, all in one transaction that holds a
  * transaction-scoped advisory lock: concurrent migrators queue, and the second finds nothing to do.
  * An applied migration whose file has changed since is refused rather than silently skipped.
+ * `onProgress` hears each migration checked (a long first migration is a visible wait).
  */
-export async function migrate(db: Database, migrations: readonly Migration[]): Promise<MigrationReport> {
+export async function migrate(db: Database, migrations: readonly Migration[], onProgress?: (checked: number, total: number) => void): Promise<MigrationReport> {
   return db.withOwner(async (tx) => {
     await tx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     // Checked first: CREATE TABLE IF NOT EXISTS still needs CREATE on the schema, which the Lambdas'
@@ -39,7 +40,9 @@ export async function migrate(db: Database, migrations: readonly Migration[]): P
     );
     const done = new Map(rows.map((row) => [row.version, row]));
     const applied: string[] = [];
+    let checked = 0;
     for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+      onProgress?.(checked++, migrations.length);
       const sum = checksum(migration.sql);
       const previous = done.get(migration.version);
       if (previous) {
@@ -59,6 +62,7 @@ export async function migrate(db: Database, migrations: readonly Migration[]): P
       ]);
       applied.push(`${String(migration.version).padStart(4, '0')}_${migration.name}`);
     }
+    onProgress?.(checked, migrations.length);
     return { applied, alreadyApplied: done.size };
   });
 }
