@@ -98,7 +98,13 @@ export function SpanDetail({ connection, span: ref, onClose }: { connection: Con
 async function verifyInBrowser(connection: Connection, shown: FullSpanFragment): Promise<Verdict> {
   const data = await connection.client.query(SpanWithProofDocument, { spanId: shown.id, seq: shown.seq });
   if (!data.span) return { ok: false, lines: ['the server no longer returns this span'] };
-  const span = fromGraphqlSpan(data.span) as unknown as SpanProof;
+  let span: SpanProof;
+  try {
+    span = fromGraphqlSpan(data.span) as unknown as SpanProof;
+  } catch (error) {
+    // AWSJSON must be JSON text; a column the API sent otherwise cannot be put back into canonical form.
+    return { ok: false, lines: [`not checked: the API returned a JSON column that is not JSON text (${errorText(error)}), so the canonical form cannot be rebuilt`] };
+  }
   const lines: string[] = [];
   if (data.span.currHash !== shown.currHash) return { ok: false, lines: [`the server now serves curr_hash ${data.span.currHash} for this span, not ${shown.currHash}`] };
   const local = verifySpanLocally(span);

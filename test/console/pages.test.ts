@@ -48,9 +48,9 @@ describe('the console pages in Chromium', () => {
     expect(streamed.size).toBeGreaterThan(1);
     expect(Number(await page.getByTestId('answer').getAttribute('data-chunks'))).toBeGreaterThan(1);
     expect(await page.getByTestId('answer').textContent()).toContain('green tea');
+    await screenshot(page, 'console-prompts');
     await page.getByTestId('prompt-result').getByRole('button', { name: memoryId.slice(0, 8) }).click();
     await expect(page.getByTestId('span-detail').locator('h2').textContent()).resolves.toBe(`Span ${memoryId}`);
-    await screenshot(page, 'console-prompts');
   });
 
   test('memory search shows scores and cites spans; kernels run; GraphiQL queries as the caller', async () => {

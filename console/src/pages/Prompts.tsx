@@ -4,12 +4,12 @@ import { OnPromptRunDocument, RunPromptDocument, type RunPromptMutation } from '
 import { useOpenSpan } from '../App.tsx';
 import { errorText, type Connection } from '../session.ts';
 
+/** The final event's `result` (or `error`): the run's outcome as functions/prompts records it. */
 interface PromptResult {
-  readonly text?: string;
-  readonly confidence?: number;
-  readonly follow_up_question?: string;
+  readonly status: string;
+  readonly answer?: { readonly text: string; readonly confidence: number; readonly follow_up_question?: string } | null;
   readonly citations?: readonly string[];
-  readonly error?: string;
+  readonly error?: { readonly code?: string; readonly message?: string } | null;
 }
 
 /** Runs a prompt; the answer streams in over onPromptRun(runId), then the parsed result with its citations. */
@@ -44,7 +44,7 @@ export function Prompts({ connection }: { connection: Connection }) {
         if (!event) return;
         if (event.kind === 'chunk') setChunks((list) => [...list, event.text ?? '']);
         else {
-          setResult(event.result ? (JSON.parse(event.result) as PromptResult) : { error: event.error ?? 'the run failed' });
+          setResult(event.result ? (JSON.parse(event.result) as PromptResult) : { status: 'error', error: event.error ? (JSON.parse(event.error) as PromptResult['error']) : { message: 'the run failed' } });
           setState(event.kind === 'result' ? 'done' : 'failed');
           live.close();
         }
@@ -82,8 +82,14 @@ export function Prompts({ connection }: { connection: Connection }) {
         </div>
       )}
       {result && (
-        <div className={result.error ? 'verdict bad' : 'verdict ok'} data-testid="prompt-result">
-          {result.error ? <div>{result.error}</div> : <div>confidence {result.confidence ?? '?'}{result.follow_up_question ? ` · follow-up: ${result.follow_up_question}` : ''}</div>}
+        <div className={result.answer ? 'verdict ok' : 'verdict bad'} data-testid="prompt-result">
+          <div>{result.status}{result.error ? `: ${result.error.code ?? ''} ${result.error.message ?? ''}` : ''}</div>
+          {result.answer && (
+            <>
+              <p className="final">{result.answer.text}</p>
+              <div>confidence {result.answer.confidence}{result.answer.follow_up_question ? ` · follow-up: ${result.answer.follow_up_question}` : ''}</div>
+            </>
+          )}
           {result.citations && result.citations.length > 0 && (
             <div>
               citations:{' '}
