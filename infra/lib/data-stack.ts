@@ -17,6 +17,10 @@ export interface DataStackProps extends StackProps {
 }
 
 export const DATABASE_NAME = 'loglineos';
+/** The role the API's Lambdas log in as; the migration resource creates it (functions/deploy/app-role.ts). */
+export const APP_DATABASE_USER = 'loglineos_app';
+/** How often the database passwords rotate; warm Lambdas pick a new one up without a redeploy. */
+const PASSWORD_ROTATION = Duration.days(30);
 /** RDS Proxy listens on PostgreSQL's port whatever the instance's port is. */
 export const PROXY_PORT = 5432;
 const DATABASE_PORT = 5433;
@@ -42,12 +46,15 @@ export class DataStack extends Stack {
   readonly key: kms.Key;
   readonly database: rds.DatabaseInstance;
   readonly proxy: rds.DatabaseProxy;
+  /** The app role's login (loglineos_app), the only database secret the API's Lambdas may read. */
   readonly databaseSecret: secretsmanager.ISecret;
+  /** The master user's login: RDS, its rotation, the proxy and the migration resource only. */
+  readonly masterSecret: secretsmanager.ISecret;
   readonly signingKeySecret: secretsmanager.Secret;
   readonly cacheAuthSecret: secretsmanager.Secret;
   readonly tokenSecret: secretsmanager.Secret;
   readonly cache: elasticache.CfnReplicationGroup;
-  /** What a Lambda needs in its environment to reach the ledger (credentials come from the secret). */
+  /** What a Lambda needs in its environment to reach the ledger as the app role (credentials come from its secret). */
   readonly databaseEnvironment: Record<string, string>;
   readonly cacheEnvironment: Record<string, string>;
   readonly migrations: LedgerMigrations;
@@ -154,9 +161,30 @@ export class DataStack extends Stack {
       });
     }
     if (!this.database.secret) throw new Error('the ledger database has no generated secret');
-    this.databaseSecret = this.database.secret;
+    this.masterSecret = this.database.secret;
     // Not at creation: a rotation racing the first migration would change the password under it.
-    this.database.addRotationSingleUser({ automaticallyAfter: Duration.days(30), rotateImmediatelyOnUpdate: false, vpcSubnets: { subnetGroupName: 'lambda' } });
+    this.database.addRotationSingleUser({ automaticallyAfter: PASSWORD_ROTATION, rotateImmediatelyOnUpdate: false, vpcSubnets: { subnetGroupName: 'lambda' } });
+
+    // The API's own login, never the master user. Attached to the instance so that its rotation
+    // function finds the host. Single-user rotation: the role changes its own password, keeping its
+    // name (grants and memberships stay with it); the Lambdas read the new one when the proxy refuses
+    // the old (functions/commons/aws-config.ts). Not at creation, for the same reason as above: the
+    // role exists only once the migration resource has run.
+    const appSecret = new rds.DatabaseSecret(this, 'AppDatabaseSecret', {
+      username: APP_DATABASE_USER,
+      encryptionKey: this.key,
+    });
+    appSecret.applyRemovalPolicy(settings.removalPolicy);
+    this.databaseSecret = appSecret.attach(this.database);
+    new secretsmanager.SecretRotation(this, 'AppDatabaseSecretRotation', {
+      application: secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
+      secret: this.databaseSecret,
+      target: this.database,
+      vpc,
+      vpcSubnets: { subnetGroupName: 'lambda' },
+      automaticallyAfter: PASSWORD_ROTATION,
+      rotateImmediatelyOnUpdate: false,
+    });
 
     // Identity is set per transaction and locks are transaction-scoped, so nothing needs a pinned
     // session; SET statements (the only pinning the proxy can be told to skip) are excluded.
@@ -165,7 +193,11 @@ export class DataStack extends Stack {
       vpc,
       vpcSubnets: dataSubnets,
       securityGroups: [proxySecurityGroup],
-      secrets: [this.databaseSecret],
+      // The proxy logs in to the database with each user's secret; clients prove the same password
+      // with SCRAM over TLS. Not IAM authentication: README "Least privilege" says why.
+      secrets: [this.masterSecret, this.databaseSecret],
+      clientPasswordAuthType: rds.ClientPasswordAuthType.POSTGRES_SCRAM_SHA_256,
+      iamAuth: false,
       requireTLS: true,
       sessionPinningFilters: [rds.SessionPinningFilter.EXCLUDE_VARIABLE_SETS],
       maxConnectionsPercent: 90,
@@ -274,7 +306,9 @@ export class DataStack extends Stack {
       vpc,
       securityGroup: lambdaSecurityGroup,
       key: this.key,
-      databaseSecret: this.databaseSecret,
+      masterSecret: this.masterSecret,
+      appSecret: this.databaseSecret,
+      appUser: APP_DATABASE_USER,
       databaseEnvironment: this.databaseEnvironment,
       after: [this.database, this.proxy],
     });

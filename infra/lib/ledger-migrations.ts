@@ -28,8 +28,12 @@ export interface LedgerMigrationsProps {
   readonly vpc: ec2.IVpc;
   readonly securityGroup: ec2.ISecurityGroup;
   readonly key: kms.IKey;
-  readonly databaseSecret: secretsmanager.ISecret;
-  /** The environment the migrator connects with (the proxy's host, port and database name). */
+  /** The master user's login: the migrator alone reads it. */
+  readonly masterSecret: secretsmanager.ISecret;
+  /** The app role's login, whose role and password the migrator sets. */
+  readonly appSecret: secretsmanager.ISecret;
+  readonly appUser: string;
+  /** The environment the Lambdas connect with (the proxy's host, port and database name). */
   readonly databaseEnvironment: Record<string, string>;
   /** What must exist before migrating (the database instance and its proxy target). */
   readonly after: readonly IDependable[];
@@ -37,7 +41,8 @@ export interface LedgerMigrationsProps {
 
 /**
  * Applies the ledger's migrations during `cdk deploy`: a custom resource whose handler opens the
- * ledger (which migrates) through RDS Proxy. A failed migration fails the resource, and with it the
+ * ledger (which migrates) through RDS Proxy as the master user, then creates or checks the app's
+ * login role with its secret's password. A failed migration fails the resource, and with it the
  * deploy, which CloudFormation then rolls back.
  */
 export class LedgerMigrations extends Construct {
@@ -54,9 +59,14 @@ export class LedgerMigrations extends Construct {
       securityGroup: props.securityGroup,
       key: props.key,
       timeout: Duration.minutes(10),
-      environment: { ...props.databaseEnvironment, LOGLINEOS_SIGNING: 'off' },
+      environment: {
+        ...props.databaseEnvironment,
+        DATABASE_SECRET_ARN: props.masterSecret.secretArn,
+        APP_DATABASE_SECRET_ARN: props.appSecret.secretArn,
+        LOGLINEOS_SIGNING: 'off',
+      },
     });
-    this.handler.allowSecretRead(props.databaseSecret);
+    this.handler.allowSecretRead(props.masterSecret, props.appSecret);
 
     const provider = new cr.Provider(this, 'Provider', {
       onEventHandler: this.handler.function,
@@ -75,7 +85,8 @@ export class LedgerMigrations extends Construct {
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: provider.serviceToken,
       resourceType: MIGRATIONS_RESOURCE_TYPE,
-      properties: { MigrationsChecksum: migrationsChecksum() },
+      // A new app role name also re-runs it; a rotated password needs no run (the rotation sets it).
+      properties: { MigrationsChecksum: migrationsChecksum(), AppRole: props.appUser },
     });
     for (const dependency of props.after) this.resource.node.addDependency(dependency);
   }
