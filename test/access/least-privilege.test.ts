@@ -63,6 +63,7 @@ beforeAll(async () => {
     expect(result.Data).toEqual({ Applied: '', AppRole: APP });
     const appUrl = new URL(ownerUrl ?? '');
     appUrl.username = APP;
+    await requirePasswordChecked(appUrl);
     app = openPostgres({ connectionString: appUrl.toString(), max: 4, password: secretPassword(APP_ARN, APP, secretsClient) });
   } else {
     // What that handler calls after migrating, on this database.
@@ -84,6 +85,18 @@ afterAll(async () => {
   if (backend === 'postgres') await dropRoleUnlessInUse();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** The rotation tests mean nothing if the server trusts the role without its password; say how to fix that. */
+async function requirePasswordChecked(appUrl: URL): Promise<void> {
+  const wrong = new URL(appUrl);
+  wrong.password = 'not-the-password';
+  const probe = openPostgres({ connectionString: wrong.toString(), max: 1 });
+  const code = await probe.withOwner((tx) => tx.query('select 1')).then(() => 'ok', (error: unknown) => asDatabaseFailure(error)?.code ?? String(error));
+  await probe.close();
+  if (code !== '28P01') {
+    throw new Error(`PostgreSQL accepted ${APP} with a wrong password (got ${code}, expected 28P01): add "host all ${APP} 127.0.0.1/32 scram-sha-256" above the trust lines of pg_hba.conf and reload (.ci/run does)`);
+  }
+}
 
 async function dropRoleUnlessInUse(): Promise<void> {
   const admin = openPostgres({ connectionString: process.env.DATABASE_URL ?? '', max: 1 });
