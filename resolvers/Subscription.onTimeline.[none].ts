@@ -37,12 +37,19 @@ export function response(ctx: Context<Args>): null {
   if (args.traceId) narrowing.push({ fieldName: 'traceId', operator: 'eq', value: args.traceId });
   if (args.parentId) narrowing.push({ fieldName: 'parentId', operator: 'eq', value: args.parentId });
 
-  const identity = ctx.identity as { sub?: string; userArn?: string; claims?: Record<string, unknown> } | null | undefined;
+  const identity = ctx.identity as { sub?: string; userArn?: string; claims?: Record<string, unknown>; resolverContext?: Record<string, string> } | null | undefined;
   const groups: Filter[][] = [[{ fieldName: 'visibility', operator: 'eq', value: 'public' }]];
   if (identity && identity.userArn) groups.push([{ fieldName: 'ownerId', operator: 'eq', value: `iam:${identity.userArn}` }]);
-  if (identity && identity.sub) {
-    groups.push([{ fieldName: 'ownerId', operator: 'eq', value: identity.sub }]);
-    const tenant = identity.claims ? (identity.claims['custom:tenant_id'] as string | undefined) : undefined;
+  // A user signs in (Cognito: sub and the tenant claim); an app token acts as its app's owner, in the
+  // owner's tenant (the Lambda authorizer's resolverContext), as the database sees both.
+  let user: string | undefined = identity ? identity.sub : undefined;
+  let tenant: string | undefined = identity && identity.claims ? (identity.claims['custom:tenant_id'] as string | undefined) : undefined;
+  if (identity && identity.resolverContext) {
+    user = identity.resolverContext.userId;
+    tenant = identity.resolverContext.tenantId;
+  }
+  if (user) {
+    groups.push([{ fieldName: 'ownerId', operator: 'eq', value: user }]);
     if (tenant) {
       groups.push([
         { fieldName: 'tenantId', operator: 'eq', value: tenant },
