@@ -123,10 +123,14 @@ export class SandboxWorker {
           void call.then(() => inflight.delete(call));
         },
         onDone: ({ outcome, recycle }) => {
+          // A failed run ends now: its host calls are refused from here on by the caller, who waits
+          // for the one on its session before rolling back (the executor does). Waiting for every
+          // call still queued (a kernel that fired thousands at once, then hit a limit) kept a
+          // stopped run alive past its time limit, holding its caller's session.
+          if (!outcome.ok) return finish(failed(outcome.code, outcome.message), !recycle);
           // The kernel may return without awaiting a host call; its caller's session is still in use
           // until that call ends, so the run ends only then (or at the deadline).
           void Promise.allSettled([...inflight]).then(() => {
-            if (!outcome.ok) return finish(failed(outcome.code, outcome.message), !recycle);
             let output: JsonValue;
             try {
               output = JSON.parse(outcome.json) as JsonValue;
