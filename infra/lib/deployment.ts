@@ -1,6 +1,7 @@
 import { type App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ApiStack } from './api-stack.ts';
+import { ConsoleSiteStack } from './console-site.ts';
 import { DataStack } from './data-stack.ts';
 import type { EnvironmentSettings } from './environments.ts';
 import { NetworkStack } from './network-stack.ts';
@@ -11,6 +12,7 @@ export interface Deployment {
   readonly data: DataStack;
   readonly api: ApiStack;
   readonly operations: OperationsStack;
+  readonly console: ConsoleSiteStack;
 }
 
 /**
@@ -54,10 +56,18 @@ export function addDeployment(app: App, settings: EnvironmentSettings): Deployme
     description: `LogLineOS ${settings.name}: dashboard, alarms, backups`,
   });
 
-  for (const stack of [network, data, api, operations]) {
+  const consoleSite = new ConsoleSiteStack(app, `${prefix}-Console`, {
+    settings,
+    graphqlUrl: api.api.graphqlUrl,
+    userPoolId: api.userPool.userPoolId,
+    userPoolClientId: api.userPoolClient.userPoolClientId,
+    description: `LogLineOS ${settings.name}: the web console, static files on S3 behind CloudFront`,
+  });
+
+  for (const stack of [network, data, api, operations, consoleSite]) {
     Tags.of(stack).add('Project', 'LogLineOS');
     Tags.of(stack).add('Environment', settings.name);
   }
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { network, data, api, operations };
+  return { network, data, api, operations, console: consoleSite };
 }
