@@ -204,7 +204,9 @@ const operations: { name: string; weight: number; run(actor: Actor): Promise<voi
     async run(actor) {
       const target = pickMemory();
       if (!target) return;
-      const answer = await post(t.url, actor, 'query($q: String!) { searchMemories(query: $q, topK: 50) { spanId ownerId preview content } }', { q: `remember ${target.marker}` });
+      // The marker alone: every memory says "remember", and the scope weights may rank a public match of
+      // both words under 50 own ones of one word.
+      const answer = await post(t.url, actor, 'query($q: String!) { searchMemories(query: $q, topK: 50) { spanId ownerId preview content } }', { q: target.marker });
       checkAnswer('searchMemories', actor, answer);
       const hits = dataOf<{ spanId: string }[]>(answer, 'searchMemories') ?? [];
       for (const hit of hits) {
