@@ -7,6 +7,9 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import type { LocalIssuer } from '../../local/issuer.ts';
 import { backend, openTestDatabase } from '../support/ledger.ts';
 import { scale } from './scale.ts';
+
+/** Start-ups of real processes on a loaded 2-core CI machine can take tens of seconds each; the size stays bounded. */
+const LOADED_MACHINE_TIMEOUT_MS = 300_000;
 import { graphql, issuerOf, pgliteDirOf, startServerProcess, type ServerProcess } from './support/processes.ts';
 
 /*
@@ -198,5 +201,5 @@ describe(`kill -9 of the server under write load (${backend})`, () => {
     expect(figures.lost).toBe(0);
     await server.stop();
     server = undefined;
-  });
+  }, LOADED_MACHINE_TIMEOUT_MS);
 });

@@ -10,6 +10,9 @@ import { openIssuer, type LocalIssuer } from '../../local/issuer.ts';
 import { createLocalServer, type LocalServer } from '../../local/server.ts';
 import { testSigner } from '../support/ledger.ts';
 import { scale } from './scale.ts';
+
+/** Start-ups of real processes on a loaded 2-core CI machine can take tens of seconds each; the size stays bounded. */
+const LOADED_MACHINE_TIMEOUT_MS = 300_000;
 import { graphql, type GraphqlAnswer } from './support/processes.ts';
 import { startPostgresCluster, type PostgresCluster } from './support/processes-postgres.ts';
 
@@ -218,5 +221,5 @@ describe('PostgreSQL stopped and started again under load', () => {
         lost: 0,
       }),
     );
-  });
+  }, LOADED_MACHINE_TIMEOUT_MS);
 });

@@ -8,6 +8,9 @@ import { openIssuer } from '../../local/issuer.ts';
 import { createLocalServer, type LocalServer } from '../../local/server.ts';
 import { backend, openTestLedger, type TestLedger } from '../support/ledger.ts';
 import { scale } from './scale.ts';
+
+/** Start-ups of real processes on a loaded 2-core CI machine can take tens of seconds each; the size stays bounded. */
+const LOADED_MACHINE_TIMEOUT_MS = 300_000;
 import { graphql, type GraphqlAnswer } from './support/processes.ts';
 import { startRedisProcess, type RedisProcess } from './support/processes-redis.ts';
 
@@ -157,7 +160,7 @@ describe(`Redis outage and return (${backend})`, () => {
     expect(figures.errorsWhileDown).toBe(0);
     expect(figures.slowestWhileDownMs).toBeLessThan(FAST_MS);
     console.log(JSON.stringify({ test: 'redis-outage', backend, ...figures }));
-  });
+  }, LOADED_MACHINE_TIMEOUT_MS);
 
   test('Redis back with older data (a snapshot from before a forget and an update): the stale entries are in Redis, and never served', async () => {
     // Prepare: bob has read two of alice's memories (cached); Redis is snapshotted with those entries.
@@ -182,5 +185,5 @@ describe(`Redis outage and return (${backend})`, () => {
     // Assess: neither the forgotten memory nor the old version is served.
     expect(await read('bob', forgotten.id)).toBeNull();
     expect(textOf(await read('bob', updated.id))).toBe(`the wifi password is v2 ${suffix}`);
-  });
+  }, LOADED_MACHINE_TIMEOUT_MS);
 });
