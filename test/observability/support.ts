@@ -2,15 +2,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { openPglite, type Database } from '../../functions/commons/db/index.ts';
+import { openPglite, openPostgres, type Database } from '../../functions/commons/db/index.ts';
 import { TEST_SEED } from '../support/signer.ts';
 import { openTestDatabase } from '../support/ledger.ts';
 
 /**
  * A ledger as a process outside the test opens it from the environment (a Lambda, the CLI): on PGlite
  * a data folder restored from the migrated template, on PostgreSQL a fresh database of its own. `env`
- * is what such a process needs to find it; `open` gives the test its own connection while no other
- * process holds the folder (PGlite allows one).
+ * is what such a process needs to find it; `open` gives the test its own connection (to be closed by
+ * it) while no other process holds the folder (PGlite allows one).
  */
 export interface LedgerHome {
   readonly env: Record<string, string>;
@@ -34,7 +34,8 @@ export async function ledgerHome(): Promise<LedgerHome> {
   const database = await openTestDatabase();
   return {
     env: { ...common, DATABASE_URL: database.url ?? '' },
-    open: async () => database.db,
+    // A pool of the test's own, closed by whoever opened it.
+    open: async () => openPostgres({ connectionString: database.url ?? '', max: 4 }),
     close: async () => {
       await database.close();
       rmSync(dir, { recursive: true, force: true });
