@@ -113,16 +113,30 @@ async function acquireLock(): Promise<void> {
   for (;;) {
     try {
       mkdirSync(LOCK_DIR);
+      writeFileSync(join(LOCK_DIR, 'pid'), String(process.pid));
       return;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     try {
-      if (Date.now() - statSync(LOCK_DIR).mtimeMs > STALE_LOCK_MS) rmSync(LOCK_DIR, { recursive: true, force: true });
+      // A build killed mid-way (a test worker ended at its hook timeout) leaves the lock behind.
+      if (Date.now() - statSync(LOCK_DIR).mtimeMs > STALE_LOCK_MS || !holderAlive()) rmSync(LOCK_DIR, { recursive: true, force: true });
     } catch {
       // the holder just released it
     }
     await new Promise((done) => setTimeout(done, 200));
+  }
+}
+
+function holderAlive(): boolean {
+  const pidFile = join(LOCK_DIR, 'pid');
+  // Just taken: the holder has not written its pid yet.
+  if (!existsSync(pidFile)) return Date.now() - statSync(LOCK_DIR).mtimeMs < 10_000;
+  try {
+    process.kill(Number(readFileSync(pidFile, 'utf8')), 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,4 +1,5 @@
 import { createClient, type Client, type ClientAuth, type TrustedLogKey } from '../../client/index.ts';
+import type { CognitoConfig } from './cognito.ts';
 
 /** /console/config.json: written by the local server, or by the CDK app next to the files on AWS. */
 export interface ConsoleConfig {
@@ -6,6 +7,8 @@ export interface ConsoleConfig {
   readonly localIssuer: boolean;
   readonly apiKey: string | null;
   readonly logKey: TrustedLogKey | null;
+  /** On AWS: the user pool the console signs users in with. */
+  readonly cognito?: CognitoConfig;
 }
 
 /** Who the console calls the API as: the three ways a caller signs in. */

@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { launchChromium, screenshot, signIn, startConsoleServer, type ConsoleServer } from './support.ts';
+import { BUILD_AND_START_MS, launchChromium, screenshot, signIn, startConsoleServer, type ConsoleServer } from './support.ts';
 
 /** Runs in the page: records the answer's state and chunk count at every change of the DOM. */
 const WATCH_ANSWER = `(() => {
@@ -26,7 +26,7 @@ describe('the console pages in Chromium', () => {
       input: { content: JSON.stringify('Carol prefers green tea'), type: 'preference', layer: 'permanent', consent: 'on' },
     }));
     page = await signIn(browser, server.origin, 'carol', 'acme');
-  });
+  }, BUILD_AND_START_MS);
   afterAll(async () => {
     await browser?.close();
     await server?.close();

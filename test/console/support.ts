@@ -24,6 +24,12 @@ const CHROMIUM_FLAGS = [
 /** Screenshots go to .tmp/screenshots, or to docs/images with LOGLINEOS_SCREENSHOTS=docs/images (what the README shows). */
 const SCREENSHOT_DIR = resolve(process.env.LOGLINEOS_SCREENSHOTS ?? '.tmp/screenshots');
 
+/**
+ * beforeAll's budget: the first file to start builds the console when it is stale (npm install's
+ * prepare normally has), and the other waits for that build, on a machine that may be busy.
+ */
+export const BUILD_AND_START_MS = 240_000;
+
 export interface ConsoleServer extends TestServer {
   /** http://127.0.0.1:<port> */
   readonly origin: string;

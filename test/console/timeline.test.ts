@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { alterSpan, startTamperingServer, type TamperingServer } from './tampering-server.ts';
-import { APPEND, launchChromium, screenshot, signIn, startConsoleServer, type Appended, type ConsoleServer } from './support.ts';
+import { APPEND, BUILD_AND_START_MS, launchChromium, screenshot, signIn, startConsoleServer, type Appended, type ConsoleServer } from './support.ts';
 
 describe('the console timeline in Chromium', () => {
   let server: ConsoleServer;
@@ -10,7 +10,7 @@ describe('the console timeline in Chromium', () => {
 
   beforeAll(async () => {
     [server, browser] = await Promise.all([startConsoleServer(), launchChromium()]);
-  });
+  }, BUILD_AND_START_MS);
   afterAll(async () => {
     await browser?.close();
     await server?.close();

@@ -1,12 +1,17 @@
 import { useState, type FormEvent } from 'react';
 import type { TrustedLogKey } from '../../../client/index.ts';
+import { answerMfa, claimsOf, signInWithPassword, type CognitoStep } from '../cognito.ts';
 import { errorText, type ConsoleConfig, type Session } from '../session.ts';
 
-type Mode = 'user' | 'apiKey' | 'appToken';
+type Mode = 'cognito' | 'user' | 'apiKey' | 'appToken';
 
 /** Sign in as a local user (the local issuer, Cognito's stand-in), with the API key, or with an app token. */
 export function SignIn({ config, onSignedIn }: { config: ConsoleConfig; onSignedIn: (session: Session, logKey: TrustedLogKey | null) => void }) {
-  const [mode, setMode] = useState<Mode>(config.localIssuer ? 'user' : 'apiKey');
+  const [mode, setMode] = useState<Mode>(config.cognito ? 'cognito' : config.localIssuer ? 'user' : 'apiKey');
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [mfaCode, setMfaCode] = useState('');
+  const [mfaSession, setMfaSession] = useState<string | null>(null);
   const [user, setUser] = useState('alice');
   const [tenant, setTenant] = useState('acme');
   const [groups, setGroups] = useState('');
@@ -21,7 +26,12 @@ export function SignIn({ config, onSignedIn }: { config: ConsoleConfig; onSigned
     event.preventDefault();
     setFailure(null);
     try {
-      if (mode === 'user') {
+      if (mode === 'cognito' && config.cognito) {
+        const next: CognitoStep = mfaSession ? await answerMfa(config.cognito, email.trim(), mfaSession, mfaCode.trim()) : await signInWithPassword(config.cognito, email.trim(), password);
+        if ('mfaSession' in next) return setMfaSession(next.mfaSession);
+        const claims = claimsOf(next.idToken);
+        onSignedIn({ kind: 'user', token: next.idToken, ...claims }, logKey());
+      } else if (mode === 'user') {
         const groupList = groups.split(',').map((g) => g.trim()).filter(Boolean);
         const response = await fetch(new URL('token', document.baseURI), {
           method: 'POST',
@@ -47,10 +57,19 @@ export function SignIn({ config, onSignedIn }: { config: ConsoleConfig; onSigned
     <form className="signin" onSubmit={(event) => void submit(event)}>
       <h1>LogLineOS console</h1>
       <div className="tabs" role="tablist">
+        {config.cognito && <button type="button" role="tab" aria-selected={mode === 'cognito'} onClick={() => setMode('cognito')}>User</button>}
         {config.localIssuer && <button type="button" role="tab" aria-selected={mode === 'user'} onClick={() => setMode('user')}>Local user</button>}
         <button type="button" role="tab" aria-selected={mode === 'apiKey'} onClick={() => setMode('apiKey')}>API key</button>
         <button type="button" role="tab" aria-selected={mode === 'appToken'} onClick={() => setMode('appToken')}>App token</button>
       </div>
+      {mode === 'cognito' && (
+        <>
+          <p className="muted">Your user of this deployment's Cognito user pool; your tenant comes from it.</p>
+          <label>Email <input name="email" type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required /></label>
+          <label>Password <input name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required /></label>
+          {mfaSession && <label>Authenticator code <input name="mfa" inputMode="numeric" value={mfaCode} onChange={(e) => setMfaCode(e.target.value)} required /></label>}
+        </>
+      )}
       {mode === 'user' && (
         <>
           <p className="muted">The local issuer signs you in by name, as Cognito would with a password on AWS.</p>
