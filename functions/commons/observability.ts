@@ -4,7 +4,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
 import { LogLineError } from './errors.ts';
-import { ENVIRONMENT_VARIABLE, HEALTH_METRICS, METRICS_NAMESPACE, METRICS_SERVICE, openMetricWindow } from './observability-metrics.ts';
+import { ENVIRONMENT_VARIABLE, HEALTH_METRICS, METRICS_NAMESPACE, METRICS_SERVICE, openMetricWindow, type MetricWindow } from './observability-metrics.ts';
 import { createMetricSpanRecorder, metricSpanIntervalMs, type MetricSpanRecorder } from './observability-spans.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 
@@ -82,8 +82,9 @@ function lambdaTracer(): Promise<Tracer | null> {
 }
 
 // This container's readers of the health figures: EMF per invocation, metric spans per interval.
-const emfWindow = openMetricWindow();
-const spanWindow = openMetricWindow();
+// Opened by the first Lambda entry, so a process that only imports this module (the local server)
+// counts into no window it never drains.
+let windows: { readonly emf: MetricWindow; readonly spans: MetricWindow } | undefined;
 let spanRecorder: MetricSpanRecorder | undefined;
 let coldStart = true;
 
@@ -98,6 +99,7 @@ export interface ObservedOptions {
  * errorType and stack, the health figures published as EMF, and an X-Ray subsegment.
  */
 export function observedHandler<E, R>(name: string, handler: (event: E, context?: Context) => Promise<R>, options: ObservedOptions = {}) {
+  windows ??= { emf: openMetricWindow(), spans: openMetricWindow() };
   return async function observed(event: E, context?: Context): Promise<R> {
     const started = performance.now();
     const correlationId = correlationIdOf(event, context);
@@ -143,7 +145,8 @@ export function observedHandler<E, R>(name: string, handler: (event: E, context?
 
 /** What this container counted since its last invocation ended, as one EMF document. */
 function publishHealthMetrics(correlationId: string): void {
-  const snapshot = emfWindow.drain();
+  if (!windows) return;
+  const snapshot = windows.emf.drain();
   for (const aggregate of snapshot.metrics) {
     const unit = HEALTH_METRICS[aggregate.name].unit === 'Milliseconds' ? MetricUnit.Milliseconds : MetricUnit.Count;
     if (HEALTH_METRICS[aggregate.name].distribution) for (const value of aggregate.samples) metrics.addMetric(aggregate.name, unit, value);
@@ -162,7 +165,7 @@ async function writeMetricSpansIfDue(ledger: ObservedOptions['ledger']): Promise
   try {
     const intervalMs = metricSpanIntervalMs(process.env);
     if (intervalMs === 0) return;
-    spanRecorder ??= createMetricSpanRecorder(await ledger(), { intervalMs, window: spanWindow, source: `lambda:${process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'local'}` });
+    spanRecorder ??= createMetricSpanRecorder(await ledger(), { intervalMs, ...(windows ? { window: windows.spans } : {}), source: `lambda:${process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'local'}` });
     await spanRecorder.flushIfDue();
   } catch (error) {
     // Health figures never fail the request they were counted in.
