@@ -181,7 +181,7 @@ const operations: { name: string; weight: number; run(actor: Actor): Promise<voi
         return;
       }
       if (memory.ownerId !== actor.userId) violation('upsertMemory', actor, `stored as owner ${memory.ownerId}`);
-      oracle.addMemory({ id: memory.id, ownerId: memory.ownerId, tenantId: memory.tenantId, visibility: memory.visibility, marker, sensitivity, sessionId: memory.sessionId, forgotten: false });
+      oracle.addMemory({ id: memory.id, ownerId: memory.ownerId, tenantId: memory.tenantId, visibility: memory.visibility, marker, sensitivity, layer, sessionId: memory.sessionId, forgotten: false });
     },
   },
   {
@@ -213,7 +213,8 @@ const operations: { name: string; weight: number; run(actor: Actor): Promise<voi
         const memory = oracle.memories.get(hit.spanId);
         if (memory && (!canRead(actor, memory) || memory.forgotten)) violation('searchMemories', actor, `LEAK: hit ${hit.spanId} (owner ${memory.ownerId}, ${memory.visibility}, forgotten ${memory.forgotten})`);
       }
-      const findable = actor.userId !== null && canRead(actor, target) && !target.forgotten && target.sensitivity === 'internal';
+      // Search finds secret memories by no text, and session memories only in their session (docs/memory.md).
+      const findable = actor.userId !== null && canRead(actor, target) && !target.forgotten && target.sensitivity === 'internal' && target.layer !== 'session';
       if (findable && !hits.some((hit) => hit.spanId === target.id)) violation('searchMemories', actor, `MISSING: a search for ${target.marker} did not find ${target.id}`);
     },
   },

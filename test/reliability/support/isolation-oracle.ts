@@ -31,6 +31,7 @@ export interface MemoryRecord extends Owned {
   readonly id: string;
   readonly marker: string;
   readonly sensitivity: 'internal' | 'secret';
+  readonly layer: string;
   readonly sessionId: string;
   forgotten: boolean;
 }
