@@ -71,6 +71,8 @@ export interface TimelineSubscription {
 
 const SUBSCRIBE = 'subscription OnTimeline($entityTypes: [String!], $traceId: String, $parentId: ID) { onTimeline(entityTypes: $entityTypes, traceId: $traceId, parentId: $parentId) { cursor id seq entityType ownerId tenantId visibility traceId parentId truncated span } }';
 const SEEN_LIMIT = 100_000;
+/** How long live events must pause before the client checks the timeline for any it missed. */
+const CATCH_UP_AFTER_MS = 1000;
 /** WebSocket.OPEN, the same in browsers and the `ws` package. */
 const OPEN = 1;
 
@@ -138,8 +140,29 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
     const span = raw.span ? (JSON.parse(raw.span) as FullSpanFragment) : raw.truncated ? (await http.query(FullSpanByIdDocument, { id: raw.id, seq: raw.seq })).span : null;
     const event: TimelineEvent = { cursor: raw.cursor, span, source: 'live' };
     const graphql = !raw.span;
-    if (live) deliver(event, graphql);
-    else buffered.push({ event, graphql });
+    if (live) {
+      deliver(event, graphql);
+      catchUpSoon();
+    } else buffered.push({ event, graphql });
+  }
+
+  /*
+   * The timeline shows a transaction only once every older one has ended, so a backfill can stop
+   * short of spans that had committed (a long transaction elsewhere held it back) whose live events
+   * went out while this client was away: nothing would ever bring them. While events flow, the
+   * client reads timeline(after: confirmed) again once they pause; what it already has is skipped,
+   * and confirmedCursor moves on with it.
+   */
+  let catchUpTimer: ReturnType<typeof setTimeout> | undefined;
+  let catchingUp = false;
+  function catchUpSoon(): void {
+    if (closed) return;
+    clearTimeout(catchUpTimer);
+    catchUpTimer = setTimeout(() => {
+      if (closed || !live || catchingUp) return;
+      catchingUp = true;
+      backfill().catch(fail).finally(() => (catchingUp = false));
+    }, CATCH_UP_AFTER_MS);
   }
 
   /** The auth header object of the connection (`body` '{}') or of one start message (its `data`). */
@@ -184,6 +207,7 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
               live = true;
               for (const { event, graphql } of buffered) deliver(event, graphql);
               buffered = [];
+              catchUpSoon();
               markReady();
             },
             (error: unknown) => {
@@ -232,6 +256,7 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
     ready,
     close() {
       closed = true;
+      clearTimeout(catchUpTimer);
       socket?.close();
     },
   };
