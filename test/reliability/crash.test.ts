@@ -9,7 +9,7 @@ import { backend, openTestDatabase } from '../support/ledger.ts';
 import { scale } from './scale.ts';
 
 /** Start-ups of real processes on a loaded 2-core CI machine can take tens of seconds each; the size stays bounded. */
-const LOADED_MACHINE_TIMEOUT_MS = 300_000;
+const LOADED_MACHINE_TIMEOUT_MS = scale(300_000, 1_200_000);
 import { graphql, issuerOf, pgliteDirOf, startServerProcess, type ServerProcess } from './support/processes.ts';
 
 /*
@@ -29,7 +29,7 @@ const CLIENTS = 8;
 /** Crash rounds: each is load, kill -9, restart, retries, checks. */
 const ROUNDS = scale(1, 3);
 /** Acknowledged appends per round before the kill. */
-const ACKS_BEFORE_KILL = scale(120, 1500);
+const ACKS_BEFORE_KILL = scale(120, 500);
 const TENANTS = ['acme', 'globex', 'initech'] as const;
 
 const APPEND = 'mutation Append($input: SpanInput!) { appendSpan(input: $input) { id seq chainSeq currHash } }';

@@ -12,7 +12,7 @@ import { testSigner } from '../support/ledger.ts';
 import { scale } from './scale.ts';
 
 /** Start-ups of real processes on a loaded 2-core CI machine can take tens of seconds each; the size stays bounded. */
-const LOADED_MACHINE_TIMEOUT_MS = 300_000;
+const LOADED_MACHINE_TIMEOUT_MS = scale(300_000, 1_200_000);
 import { graphql, type GraphqlAnswer } from './support/processes.ts';
 import { startPostgresCluster, type PostgresCluster } from './support/processes-postgres.ts';
 
@@ -34,7 +34,7 @@ const MEMORY_CLIENTS = 2;
 const TENANTS = ['acme', 'globex', 'initech'] as const;
 /** Restarts of the database, each after this many more acknowledged writes. */
 const RESTARTS = scale(1, 5);
-const ACKS_BEFORE_STOP = scale(80, 1000);
+const ACKS_BEFORE_STOP = scale(80, 300);
 /** Refusals to see while it is down (per client, at least), before it is started again. */
 const REFUSALS_WHILE_DOWN = scale(2, 10);
 /** Generous: a refusal must come back in this time, where a hang would wait out a timeout. */
@@ -111,7 +111,7 @@ class Load {
     return this.outcomes.filter((outcome) => !outcome.answer.errors);
   }
 
-  async until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  async until(condition: () => boolean, what: string, timeoutMs = scale(60_000, 300_000)): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     while (!condition()) {
       if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);

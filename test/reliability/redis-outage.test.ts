@@ -10,7 +10,7 @@ import { backend, openTestLedger, type TestLedger } from '../support/ledger.ts';
 import { scale } from './scale.ts';
 
 /** Start-ups of real processes on a loaded 2-core CI machine can take tens of seconds each; the size stays bounded. */
-const LOADED_MACHINE_TIMEOUT_MS = 300_000;
+const LOADED_MACHINE_TIMEOUT_MS = scale(300_000, 1_200_000);
 import { graphql, type GraphqlAnswer } from './support/processes.ts';
 import { startRedisProcess, type RedisProcess } from './support/processes-redis.ts';
 
