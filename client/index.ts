@@ -5,6 +5,7 @@ export type { AppSyncError } from './errors.ts';
 export * from './operations.ts';
 export { realtimeUrl, subscribeTimeline } from './realtime.ts';
 export type { SubscribeTimelineOptions, TimelineEvent, TimelineFilter, TimelineSubscription, WebSocketConstructor, WebSocketLike } from './realtime.ts';
+export type { IamAuth, IamCredentials } from './iam.ts';
 export { canonicalSpan, fromGraphqlSpan, verifySpanLocally } from './verify.ts';
 export type { ClientVerification, SpanProof } from './verify.ts';
 export { CheckpointWitness, verifyConsistencyBetween, verifySpanInclusion } from './proofs.ts';

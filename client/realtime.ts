@@ -185,6 +185,8 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
     if (closed) return;
     if (confirmed === null) confirmed = (await http.query(TimelineHeadDocument, {})).timelineHead;
     const header = await authHeader('connect', '{}');
+    // close() may have come while the head or the signature was awaited: open nothing then.
+    if (closed) return;
     const encoded = base64url(JSON.stringify(header));
     const ws = new (WebSocketImpl as WebSocketConstructor)(realtimeUrl(options.url), ['graphql-ws', `header-${encoded}`]);
     socket = ws;
