@@ -1,15 +1,24 @@
 import { ValidationError } from '../../commons/errors.ts';
 import { COLUMNS, camelCase, cursorOf, type Page, type Span } from '../../ledger/index.ts';
 
-/** A span as the GraphQL `Span` type has it: every column, and its timeline cursor. */
-export const toGraphqlSpan = (span: Span) => ({ ...span, cursor: cursorOf(span) });
+const JSON_FIELDS = COLUMNS.filter((col) => col.type === 'jsonb').map((col) => camelCase(col.name));
+
+/**
+ * A span as the GraphQL `Span` type has it: every column, and its timeline cursor. AWSJSON columns
+ * leave as JSON text: a scalar passes a string through as if it were JSON text already, so a jsonb
+ * column holding a JSON string (a memory's `content`, a prompt block's text) would reach clients as
+ * bare text that no JSON parser (nor the client verifier) reads back.
+ */
+export const toGraphqlSpan = (span: Span) => {
+  const out: Record<string, unknown> = { ...span, cursor: cursorOf(span) };
+  for (const field of JSON_FIELDS) if (typeof out[field] === 'string') out[field] = JSON.stringify(out[field]);
+  return out as unknown as Span & { cursor: string };
+};
 
 export const toGraphqlPage = (page: Page) => ({
   edges: page.edges.map((edge) => ({ cursor: edge.cursor, node: toGraphqlSpan(edge.node) })),
   pageInfo: page.pageInfo,
 });
-
-const JSON_FIELDS = COLUMNS.filter((col) => col.type === 'jsonb').map((col) => camelCase(col.name));
 
 /**
  * AppSync hands an AWSJSON argument to a Lambda as JSON text: its value, or a ValidationError naming
