@@ -21,9 +21,11 @@ const LANES = 4;
 const TIMEOUT_MS = scale(1000, 1500);
 /**
  * How far past its time limit a run may be recorded as ending: the worker's wall-clock kill and a
- * fresh worker's start, on a loaded 2-core machine. A run that escaped the limit would run on.
+ * fresh worker's start, on a loaded 2-core machine (a parallel flood was seen ending 3.3 s late in a
+ * CI run beside other suites). This catches an escape, which runs on; it is not a speed check: that
+ * a stopped run ends at once is the test below, which does not race the machine.
  */
-const KILL_GRACE_MS = 3000;
+const KILL_GRACE_MS = 15_000;
 const SEED = Number(process.env.LOGLINEOS_SEED ?? 15_3);
 
 interface Kind {
