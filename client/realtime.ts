@@ -264,7 +264,8 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
   };
 }
 
-function base64url(text: string): string {
+/** The real-time `header` parameter's encoding: base64url of the UTF-8 text, unpadded. */
+export function base64url(text: string): string {
   const bytes = new TextEncoder().encode(text);
   let binary = '';
   for (const byte of bytes) binary += String.fromCharCode(byte);

@@ -1,7 +1,7 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import type { ClientAuth } from './client.ts';
-import { realtimeUrl, type WebSocketConstructor, type WebSocketLike } from './realtime.ts';
+import { base64url, realtimeUrl, type WebSocketConstructor, type WebSocketLike } from './realtime.ts';
 
 /*
  * One typed subscription over AppSync's real-time protocol, for short-lived streams such as a prompt
@@ -97,11 +97,4 @@ export function subscribe<TData, TVariables>(options: SubscribeOptions<TData, TV
       socket?.close();
     },
   };
-}
-
-function base64url(text: string): string {
-  const bytes = new TextEncoder().encode(text);
-  let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
