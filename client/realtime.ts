@@ -73,6 +73,8 @@ const SUBSCRIBE = 'subscription OnTimeline($entityTypes: [String!], $traceId: St
 const SEEN_LIMIT = 100_000;
 /** How long live events must pause before the client checks the timeline for any it missed. */
 const CATCH_UP_AFTER_MS = 1000;
+/** The longest wait between reads while the server holds committed spans back. */
+const CATCH_UP_MAX_MS = 8000;
 /** WebSocket.OPEN, the same in browsers and the `ws` package. */
 const OPEN = 1;
 
@@ -126,12 +128,13 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
   };
   const fail = (error: unknown) => options.onError?.(error instanceof Error ? error : new Error(String(error)));
 
-  async function backfill(): Promise<void> {
+  /** Reads timeline(after: confirmed) to its end; true when the server held committed spans back. */
+  async function backfill(): Promise<boolean> {
     for (;;) {
       const page = await http.query(TimelineBackfillDocument, { after: confirmed, first: 500, ...(filter ? { filter } : {}) });
       for (const edge of page.timeline.edges) deliver({ cursor: edge.cursor, span: edge.node, source: 'backfill' }, true);
       confirmed = page.timeline.pageInfo.endCursor ?? confirmed;
-      if (!page.timeline.pageInfo.hasNextPage) return;
+      if (!page.timeline.pageInfo.hasNextPage) return page.timeline.pageInfo.heldBack;
     }
   }
 
@@ -148,21 +151,27 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
 
   /*
    * The timeline shows a transaction only once every older one has ended, so a backfill can stop
-   * short of spans that had committed (a long transaction elsewhere held it back) whose live events
+   * short of spans that had committed (a long transaction elsewhere held them back) whose live events
    * went out while this client was away: nothing would ever bring them. While events flow, the
-   * client reads timeline(after: confirmed) again once they pause; what it already has is skipped,
-   * and confirmedCursor moves on with it.
+   * client reads timeline(after: confirmed) again once they pause, and again, less and less often,
+   * for as long as the server says committed spans are held back (pageInfo.heldBack); what it
+   * already has is skipped, and confirmedCursor moves on with it.
    */
   let catchUpTimer: ReturnType<typeof setTimeout> | undefined;
   let catchingUp = false;
-  function catchUpSoon(): void {
+  function catchUpSoon(delay = CATCH_UP_AFTER_MS): void {
     if (closed) return;
     clearTimeout(catchUpTimer);
     catchUpTimer = setTimeout(() => {
       if (closed || !live || catchingUp) return;
       catchingUp = true;
-      backfill().catch(fail).finally(() => (catchingUp = false));
-    }, CATCH_UP_AFTER_MS);
+      backfill()
+        .then((heldBack) => {
+          if (heldBack) catchUpSoon(Math.min(delay * 2, CATCH_UP_MAX_MS));
+        })
+        .catch(fail)
+        .finally(() => (catchingUp = false));
+    }, delay);
   }
 
   /** The auth header object of the connection (`body` '{}') or of one start message (its `data`). */

@@ -24,7 +24,15 @@ export interface SpanFilter {
 
 export interface Page {
   readonly edges: readonly { readonly cursor: string; readonly node: Span }[];
-  readonly pageInfo: { readonly endCursor: string | null; readonly hasNextPage: boolean };
+  readonly pageInfo: {
+    readonly endCursor: string | null;
+    readonly hasNextPage: boolean;
+    /**
+     * Timeline only: spans the caller may read and the filter matches have committed after endCursor,
+     * but wait for an older transaction still running; reading again shortly returns them.
+     */
+    readonly heldBack: boolean;
+  };
 }
 
 export const DEFAULT_PAGE = 50;
@@ -83,6 +91,12 @@ export function timeline(ledger: Ledger, identity: Identity | null, filter: Span
   return page(ledger, identity, sql, filter, first, after, true);
 }
 
+/** The timeline's watermark, and whether a committed span the caller may read waits behind it. */
+const HELD_BACK_SQL = `select pg_snapshot_xmin(pg_current_snapshot())::text as xmin, exists (
+    select 1 from ledger.universal_registry r
+    where (r.tx_id, r.position) > ($1::xid8, $2::bigint)
+      and r.tx_id >= pg_snapshot_xmin(pg_current_snapshot()) ${FILTER_SQL}) as held`;
+
 /**
  * A cursor at the timeline's current end: every transaction older than the oldest one still running
  * is behind it, everything that commits from now on is after it.
@@ -101,13 +115,16 @@ async function page(ledger: Ledger, identity: Identity | null, sql: string, filt
   const params = [cursor.txId, cursor.position, ...filterParams(filter), size + 1];
   // The timeline's last page ends at the watermark, read in the same snapshot: a reader that is caught
   // up moves past everything that finished, seen or filtered out, and misses nothing still running.
-  const { rows, xmin } = await ledger.db.withSession(
+  const { rows, xmin, heldBack } = await ledger.db.withSession(
     identity,
     async (tx: Queryable) => {
       const found = await tx.query(sql, params);
-      if (!watermark || found.length > size) return { rows: found, xmin: null };
-      const [row] = await tx.query<{ xmin: string }>('select pg_snapshot_xmin(pg_current_snapshot())::text as xmin');
-      return { rows: found, xmin: row?.xmin ?? null };
+      if (!watermark || found.length > size) return { rows: found, xmin: null, heldBack: false };
+      // Without this a reader that is caught up cannot tell "nothing new" from "new, but held back
+      // by someone else's long transaction", and one that lost live events while away would stop
+      // short of them for good (found by test/reliability/realtime-drops.test.ts on a loaded machine).
+      const [row] = await tx.query<{ xmin: string; held: boolean }>(HELD_BACK_SQL, params.slice(0, 11));
+      return { rows: found, xmin: row?.xmin ?? null, heldBack: row?.held === true };
     },
     watermark ? { snapshot: true } : undefined,
   );
@@ -116,7 +133,7 @@ async function page(ledger: Ledger, identity: Identity | null, sql: string, filt
   const last = edges.length > 0 ? { txId: spans.at(-1)?.txId ?? '0', position: spans.at(-1)?.position ?? 0 } : cursor;
   const end = xmin !== null && BigInt(xmin) > BigInt(last.txId) ? { txId: xmin, position: 0 } : last;
   const moved = edges.length > 0 || end !== cursor;
-  return { edges, pageInfo: { endCursor: moved ? encodeCursor(end) : (after ?? null), hasNextPage: rows.length > size } };
+  return { edges, pageInfo: { endCursor: moved ? encodeCursor(end) : (after ?? null), hasNextPage: rows.length > size, heldBack } };
 }
 
 function filterParams(filter: SpanFilter): unknown[] {

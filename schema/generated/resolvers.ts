@@ -515,6 +515,11 @@ export type PageInfo = {
   __typename?: 'PageInfo';
   endCursor?: Maybe<Scalars['String']['output']>;
   hasNextPage: Scalars['Boolean']['output'];
+  /**
+   * timeline only (false elsewhere): spans you may read that match have committed after endCursor but
+   * wait for an older transaction still running; read timeline(after: endCursor) again shortly.
+   */
+  heldBack: Scalars['Boolean']['output'];
 };
 
 /** A prompt block (a prompt_block span): text with {{var}} placeholders and a priority. */
@@ -1624,6 +1629,7 @@ export type MutationResolvers<ContextType = any, ParentType extends ResolversPar
 export type PageInfoResolvers<ContextType = any, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  heldBack?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
 export type PromptBlockResolvers<ContextType = any, ParentType extends ResolversParentTypes['PromptBlock'] = ResolversParentTypes['PromptBlock']> = {

@@ -3,7 +3,8 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { subscribeTimeline, type TimelineEvent, type WebSocketConstructor } from '../../client/index.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
-import { testSigner } from '../support/ledger.ts';
+import { settled, testSigner } from '../support/ledger.ts';
+import { decodeCursor } from '../../functions/ledger/cursor.ts';
 
 /*
  * subscribeTimeline({ verify }) recomputes each event's canonical hash and checks its signature in the
@@ -43,6 +44,9 @@ describe('verifying events as they arrive', () => {
       await tx.query('set local session_replication_role = replica');
       await tx.query(`update ledger.universal_registry set "this" = 'rewritten' where id = $1`, [tampered.id]);
     });
+    // (past the timeline's watermark, so the subscription's first read has it: another test file's
+    // transaction may still be running)
+    await settled(api.ledger.db, decodeCursor(tampered.cursor).txId);
     // when a client subscribes after the first span (so the second is backfilled) and a third arrives live
     const received: TimelineEvent[] = [];
     const subscription = subscribeTimeline({
@@ -70,9 +74,10 @@ describe('verifying events as they arrive', () => {
     const type = `backfilled_${suffix}`;
     const auth = { authorization: await api.token(writer.userId, writer.tenantId) };
     const { body: head } = await api.request(auth, '{ timelineHead }');
-    await api.request(auth, 'mutation A($input: SpanInput!) { appendSpan(input: $input) { id } }', {
+    const { body: kept } = await api.request(auth, 'mutation A($input: SpanInput!) { appendSpan(input: $input) { cursor } }', {
       input: { entityType: type, who: 'writer', did: 'wrote', this: 'kept', visibility: 'tenant', content: JSON.stringify({ text: 'é 😀', list: [1, 2.5] }) },
     });
+    await settled(api.ledger.db, decodeCursor((kept.data?.appendSpan as { cursor: string }).cursor).txId);
     const received: TimelineEvent[] = [];
     const subscription = subscribeTimeline({
       url: api.url,

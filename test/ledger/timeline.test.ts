@@ -26,6 +26,8 @@ describe('the timeline', () => {
       if (!page.pageInfo.hasNextPage) break;
     }
     expect(seen).toEqual(written.map((span) => span.this));
+    // and a reader that is caught up is told nothing waits behind the watermark
+    expect((await timeline(ledger, alice, { ownerId: alice.userId }, 3, after)).pageInfo.heldBack).toBe(false);
   });
 
   test('filters by entity type, trace and time', async () => {
@@ -84,7 +86,9 @@ describe('the timeline', () => {
       const after = await timeline(ledger, null, mine, 10, during.pageInfo.endCursor);
       // then the fast span is held back until the slow one is done, and a reader resuming sees both
       expect(during.edges).toHaveLength(0);
+      expect(during.pageInfo.heldBack).toBe(true);
       expect(after.edges.map((edge) => edge.node.this)).toEqual(['slow', 'fast']);
+      expect(after.pageInfo.heldBack).toBe(false);
     });
   }
 });

@@ -66,6 +66,10 @@ describe('IAM (SigV4) on the real-time channel', () => {
     t.server.realtime.disconnectAll();
     for (const visibility of ['private', 'public']) written.push({ id: await append(`alice-${suffix}`, `acme-${suffix}`, visibility, `away ${visibility}`), visibility });
     await until(() => t.server.realtime.subscriptionCount === 1, () => 'the reconnect');
+    // (the away spans first: one held back by another test file's transaction would come by a later
+    // read, after a newer live event)
+    const away = written.filter((w) => w.visibility === 'public').length;
+    await until(() => received.length >= away, () => `${away} events before the last, got ${received.length}`);
     written.push({ id: await append(`gary-${suffix}`, `globex-${suffix}`, 'public', 'last'), visibility: 'public' });
 
     // then it has exactly what an IAM caller may read (the database's rule: public spans, and its

@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { subscribeTimeline, type TimelineEvent, type WebSocketConstructor } from '../../client/index.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
+import { backend } from '../support/ledger.ts';
 
 let api: TestApi;
 beforeAll(async () => {
@@ -61,4 +62,75 @@ describe('the client never loses an event', () => {
     expect(received.slice(10, 510).some((event) => event.source === 'backfill')).toBe(true);
     subscription.close();
   }, 180_000);
+
+  // PGlite is a single session: no transaction can stay open while others commit.
+  if (backend === 'postgres') {
+    test('spans held back by a long transaction while it was away arrive once that transaction ends (found by the reliability suite under load)', async () => {
+      // given a subscriber whose reconnects can be held off, and whose timeline reads are counted
+      const suffix = randomBytes(3).toString('hex');
+      const writer = { userId: `writer-${suffix}`, tenantId: `acme-${suffix}` };
+      const type = `held_${suffix}`;
+      let offline = false;
+      let reads = 0;
+      const Switchable = class extends WebSocket {
+        constructor(url: string, protocols: string[]) {
+          super(offline ? 'ws://127.0.0.1:1/' : url, protocols);
+        }
+      };
+      const received: TimelineEvent[] = [];
+      const subscription = subscribeTimeline({
+        url: api.url,
+        auth: { token: await api.token(`reader-${suffix}`, writer.tenantId) },
+        filter: { entityTypes: [type] },
+        onEvent: (event) => received.push(event),
+        WebSocket: Switchable as unknown as WebSocketConstructor,
+        // counted once answered: the server has read the timeline by then
+        fetch: (input, init) =>
+          fetch(input, init).then((response) => {
+            if (String(init?.body ?? '').includes('TimelineBackfill')) reads += 1;
+            return response;
+          }),
+        reconnect: { initialDelayMs: 100, maxDelayMs: 300 },
+      });
+      await subscription.ready;
+      // and an unrelated transaction that has taken its id and stays open
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let opened: () => void = () => undefined;
+      const openedYet = new Promise<void>((resolve) => (opened = resolve));
+      const blocker = api.ledger.db.withSession(null, async (tx) => {
+        await tx.query('select pg_current_xact_id()');
+        opened();
+        await gate;
+      });
+      await openedYet;
+
+      // when the subscriber is cut off while 5 spans commit (their live events go to nobody)
+      offline = true;
+      api.server.realtime.disconnectAll();
+      await until(() => api.server.realtime.subscriptionCount === 0, 'the disconnect');
+      const writerAuth = { authorization: await api.token(writer.userId, writer.tenantId) };
+      const written: string[] = [];
+      for (let i = 0; i < 5; i += 1) {
+        const { body } = await api.request(writerAuth, 'mutation A($input: SpanInput!) { appendSpan(input: $input) { id } }', {
+          input: { entityType: type, who: 'writer', did: 'wrote', this: `held ${i}`, visibility: 'tenant' },
+        });
+        written.push((body.data?.appendSpan as { id: string }).id);
+      }
+      // and it reconnects, reads the timeline (held back), and reads it again after a pause (still held back)
+      const readsBefore = reads;
+      offline = false;
+      await until(() => reads >= readsBefore + 2, 'the backfill after the reconnect and one catch-up read');
+      expect(received).toHaveLength(0);
+      // and only then the long transaction ends
+      release();
+      await blocker;
+
+      // then the held-back spans arrive without any new live event to prompt the client
+      await until(() => received.length >= written.length, () => `${written.length} held-back spans (got ${received.length})`);
+      expect(received.map((event) => event.span?.id)).toEqual(written);
+      expect(received.every((event) => event.source === 'backfill')).toBe(true);
+      subscription.close();
+    }, 180_000);
+  }
 });
