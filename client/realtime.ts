@@ -75,6 +75,8 @@ const SEEN_LIMIT = 100_000;
 const CATCH_UP_AFTER_MS = 1000;
 /** The longest wait between reads while the server holds committed spans back. */
 const CATCH_UP_MAX_MS = 8000;
+/** AppSync's connectionTimeoutMs, for a connection_ack that does not give one. */
+const DEFAULT_CONNECTION_TIMEOUT_MS = 300_000;
 /** WebSocket.OPEN, the same in browsers and the `ws` package. */
 const OPEN = 1;
 
@@ -199,11 +201,15 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
     const encoded = base64url(JSON.stringify(header));
     const ws = new (WebSocketImpl as WebSocketConstructor)(realtimeUrl(options.url), ['graphql-ws', `header-${encoded}`]);
     socket = ws;
+    silenceLimit = 0;
+    clearTimeout(watchdog);
     live = false;
     buffered = [];
     ws.onopen = () => ws.send(JSON.stringify({ type: 'connection_init' }));
     ws.onmessage = (message) => {
-      const frame = JSON.parse(String(message.data)) as { type: string; id?: string; payload?: { data?: { onTimeline?: unknown }; errors?: { errorType: string; message: string }[] } };
+      const frame = JSON.parse(String(message.data)) as { type: string; id?: string; payload?: { data?: { onTimeline?: unknown }; errors?: { errorType: string; message: string }[]; connectionTimeoutMs?: number } };
+      if (frame.type === 'connection_ack') silenceLimit = Number(frame.payload?.connectionTimeoutMs) > 0 ? Number(frame.payload?.connectionTimeoutMs) : DEFAULT_CONNECTION_TIMEOUT_MS;
+      if (silenceLimit > 0) watch(ws);
       switch (frame.type) {
         case 'connection_ack':
           start(ws).catch((error: unknown) => {
@@ -244,6 +250,26 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
     };
   }
 
+  /*
+   * AppSync sends `ka` at least every connectionTimeoutMs (from connection_ack): a connection silent
+   * for longer is dead, though its socket may look open for many minutes (a NAT or a proxy dropped
+   * it, the server's process died without a FIN). Close it and reconnect; the backfill then brings
+   * what was missed.
+   */
+  let silenceLimit = 0;
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
+  function watch(ws: WebSocketLike): void {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(() => {
+      if (socket !== ws || closed) return;
+      fail(new Error(`the real-time connection was silent for ${silenceLimit} ms (its connectionTimeoutMs): reconnecting`));
+      socket = null;
+      ws.onmessage = null; // whatever the old connection still says, the new one's backfill covers
+      ws.close();
+      reconnectLater();
+    }, silenceLimit);
+  }
+
   function reconnectLater(): void {
     if (closed) return;
     const delay = Math.min(maxDelay, initialDelay * 2 ** attempt);
@@ -268,6 +294,7 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
     close() {
       closed = true;
       clearTimeout(catchUpTimer);
+      clearTimeout(watchdog);
       socket?.close();
     },
   };
