@@ -178,7 +178,7 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
       if (!res.headersSent) send(res, 500, { errors: [{ errorType: 'InternalFailure', message: 'the local server failed on this request' }] });
     });
   };
-  const server = createServer(onRequest);
+  const server = keptAlive(createServer(onRequest));
   const servers: Server[] = [server];
   const consoleHost: ConsoleHost | null = options.console
     ? {
@@ -254,7 +254,7 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
     execute: executeInProcess,
     listen: (port, host = '127.0.0.1') => listenOn(server, 'http', port, host),
     listenTls: (port, tls, host = '127.0.0.1') => {
-      const secure = createHttpsServer({ key: tls.key, cert: tls.cert }, onRequest);
+      const secure = keptAlive(createHttpsServer({ key: tls.key, cert: tls.cert }, onRequest));
       servers.push(secure);
       realtime.attach(secure, 'tls');
       return listenOn(secure, 'https', port, host);
@@ -306,4 +306,15 @@ function readBody(req: IncomingMessage): Promise<string | null> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+/*
+ * Idle keep-alive connections are kept 65 s, as AppSync's front end keeps them. Node's default (5 s)
+ * races clients that keep them 4 s (fetch): on a loaded machine timers run late and a request sent on a
+ * reused socket meets the server's close (ECONNRESET; found by the reliability suite).
+ */
+function keptAlive<T extends Server>(server: T): T {
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
 }

@@ -104,9 +104,6 @@ let api: KernelTestApi;
 let admin: Record<string, string>;
 beforeAll(async () => {
   api = await startKernelApi();
-  // As AppSync's front end, keep idle connections longer than fetch does (Node's 5 s default races
-  // the client's 4 s on a machine so loaded that timers run late: a reused socket gets ECONNRESET).
-  api.server.server.keepAliveTimeout = 65_000;
   admin = await api.user('root', null, ['admin']);
   const published = await api.gql(admin, `mutation { publishManifest(input: { timeoutMs: ${TIMEOUT_MS}, perTenantDailyExecLimit: ${RUNS * 2}, slowMs: 60000 }) { timeoutMs } }`);
   expect(published.errors).toBeUndefined();
