@@ -76,12 +76,13 @@ function schedule(random: () => number): Kind[] {
   const kinds: Kind[] = [];
   if (FULL_RUN) {
     const total = KINDS.reduce((sum, k) => sum + k.weight, 0);
-    for (const kind of KINDS) for (let i = 0; i < Math.round((RUNS * kind.weight) / total); i += 1) kinds.push(kind);
+    for (const kind of KINDS) for (let i = 0; i < Math.floor((RUNS * kind.weight) / total); i += 1) kinds.push(kind);
   } else {
     for (const kind of KINDS) if (!isNormal(kind)) kinds.push(kind);
-    const normal = KINDS.filter(isNormal);
-    while (kinds.length < RUNS) kinds.push(normal[Math.floor(random() * normal.length)] as Kind);
   }
+  // what the weights leave (their rounding, or the bounded run's rest) is normal runs
+  const normal = KINDS.filter(isNormal);
+  while (kinds.length < RUNS) kinds.push(normal[Math.floor(random() * normal.length)] as Kind);
   for (let i = kinds.length - 1; i > 0; i -= 1) {
     const j = Math.floor(random() * (i + 1));
     [kinds[i], kinds[j]] = [kinds[j] as Kind, kinds[i] as Kind];
