@@ -123,7 +123,7 @@ async function page(ledger: Ledger, identity: Identity | null, sql: string, filt
       // Without this a reader that is caught up cannot tell "nothing new" from "new, but held back
       // by someone else's long transaction", and one that lost live events while away would stop
       // short of them for good (found by test/reliability/realtime-drops.test.ts on a loaded machine).
-      const [row] = await tx.query<{ xmin: string; held: boolean }>(HELD_BACK_SQL, params.slice(0, 11));
+      const [row] = await tx.query<{ xmin: string; held: boolean }>(HELD_BACK_SQL, params.slice(0, -1)); // every parameter but the page size
       return { rows: found, xmin: row?.xmin ?? null, heldBack: row?.held === true };
     },
     watermark ? { snapshot: true } : undefined,
