@@ -223,3 +223,57 @@ describe('PostgreSQL stopped and started again under load', () => {
     );
   }, LOADED_MACHINE_TIMEOUT_MS);
 });
+
+/*
+ * Found by the full real-time drops run on PostgreSQL: 500 subscribers catching up at once queued
+ * hundreds of timeline reads in the pool, an append waited behind them past the pool's connect
+ * timeout and was refused as if the database were down. Writers now go before snapshot readers, and
+ * a full pool is reported as busy, not as an outage.
+ */
+describe('the pool when every connection is in use', () => {
+  const who = { userId: `pool-${suffix}`, tenantId: tenantOf(0) };
+
+  test('a writer goes before snapshot readers that were queued first', async () => {
+    const small = openPostgres({ connectionString: cluster!.url('loglineos'), max: 2 });
+    try {
+      const finished: string[] = [];
+      const read = (n: number) =>
+        small.withSession(who, (tx) => tx.query('select pg_sleep(0.05)'), { snapshot: true }).then(() => void finished.push(`read ${n}`));
+      // given both connections busy and ten more readers waiting
+      const reads = Array.from({ length: 12 }, (_, n) => read(n));
+      // when a writer asks for a connection after all of them
+      const write = small.withSession(who, (tx) => tx.query('select 1')).then(() => void finished.push('write'));
+      await Promise.all([...reads, write]);
+      // then it is served as soon as a connection is free: after the two readers already running
+      expect(finished.indexOf('write')).toBeLessThanOrEqual(2);
+      expect(finished).toHaveLength(13);
+    } finally {
+      await small.close();
+    }
+  }, LOADED_MACHINE_TIMEOUT_MS);
+
+  test('a request that finds every connection busy past the queue timeout is refused as busy, and the next one is served', async () => {
+    const single = openPostgres({ connectionString: cluster!.url('loglineos'), max: 1, queueTimeoutMs: 200 });
+    try {
+      // given the only connection held by an open transaction
+      let finish = () => undefined as void;
+      const holding = single.withSession(who, () => new Promise<void>((resolve) => (finish = resolve)));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // when another request waits past the queue timeout
+      const refused = await single.withSession(who, (tx) => tx.query('select 1')).then(
+        () => null,
+        (error: unknown) => error as { errorType?: string; errorInfo?: Record<string, unknown>; message: string },
+      );
+      // then it is refused as busy (retryable), not as a database that went away
+      expect(refused?.errorType).toBe('ServiceUnavailable');
+      expect(refused?.errorInfo).toMatchObject({ reason: 'busy', retryable: true });
+      expect(refused?.message).toMatch(/busy: no database connection was free within 200 ms \(1 in use, 1 waiting\)/);
+      finish();
+      await holding;
+      // and the connection serves the next request
+      await expect(single.withSession(who, (tx) => tx.query<{ one: number }>('select 1 as one'))).resolves.toEqual([{ one: 1 }]);
+    } finally {
+      await single.close();
+    }
+  }, LOADED_MACHINE_TIMEOUT_MS);
+});

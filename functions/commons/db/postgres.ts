@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { LogLineError, ServiceUnavailableError } from '../errors.ts';
+import { Admission, AdmissionTimeout, type Priority } from './admission.ts';
 import {
   API_ROLE,
   APPLY_IDENTITY_SQL,
@@ -20,11 +21,16 @@ export interface PostgresOptions {
   /** Pool size; RDS Proxy multiplexes these further. */
   readonly max?: number;
   /**
-   * Longest wait for a connection (a free one in the pool, or a new one) before the request fails
-   * with ServiceUnavailable; default 5 s. Without it a database that does not answer (a failover, a
-   * network partition) would hold every request until the OS gives up on TCP, minutes later.
+   * Longest wait for a new connection to open before the request fails with ServiceUnavailable;
+   * default 5 s. Without it a database that does not answer (a failover, a network partition) would
+   * hold every request until the OS gives up on TCP, minutes later.
    */
   readonly connectTimeoutMs?: number;
+  /**
+   * Longest wait for a turn when every connection is in use (writers are served before snapshot
+   * readers); then the request fails with ServiceUnavailable, reason `busy`. Default 10 s.
+   */
+  readonly queueTimeoutMs?: number;
   /** The password when it can change while the pool lives (a rotated secret); else the URL's. */
   readonly password?: PasswordSource;
 }
@@ -51,10 +57,15 @@ export interface PasswordSource {
  * because every later statement of an aborted transaction is refused.
  */
 export function openPostgres(options: PostgresOptions): Database {
+  const max = options.max ?? 10;
+  // pg-pool queues in arrival order and times a queued request out like a failed connect; the
+  // admission in front of it holds callers beyond `max`, so pg-pool's timeout only ever measures
+  // opening a connection, and a writer never waits behind a crowd of readers.
+  const admission = new Admission(max, options.queueTimeoutMs ?? 10_000);
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     ...(options.password ? { Client: clientAskingPassword(options.password) } : {}),
-    max: options.max ?? 10,
+    max,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     // A peer that vanished without closing the socket is noticed within ~30 s instead of hours.
     keepAlive: true,
@@ -74,16 +85,36 @@ export function openPostgres(options: PostgresOptions): Database {
   // The failure still reaches the transaction through its queries; the client is then discarded.
   pool.on('connect', (client) => client.on('error', () => undefined));
   const outage = outageLog();
-  const connect = async (): Promise<pg.PoolClient> => {
+  /** A connection and the turn it was taken in; `done` gives both back (a broken connection is discarded). */
+  const connect = async (priority: Priority): Promise<{ client: pg.PoolClient; done: (broken: boolean) => void }> => {
+    let release: () => void;
     try {
-      return await connectRefreshingPassword(pool, options);
+      release = await admission.acquire(priority);
     } catch (error) {
+      if (!(error instanceof AdmissionTimeout)) throw error;
+      throw new ServiceUnavailableError(
+        `the ledger database is busy: ${error.message}; the request was not started. Retry in a few seconds.`,
+        { reason: 'busy' },
+        { cause: error },
+      );
+    }
+    try {
+      const client = await connectRefreshingPassword(pool, options);
+      return {
+        client,
+        done: (broken) => {
+          client.release(broken);
+          release();
+        },
+      };
+    } catch (error) {
+      release();
       throw unavailable(error, outage) ?? error;
     }
   };
 
-  const run = async <T>(begin: string, setup: Statement | null, fn: (tx: OwnerSession) => Promise<T>): Promise<T> => {
-    const client = await connect();
+  const run = async <T>(begin: string, setup: Statement | null, fn: (tx: OwnerSession) => Promise<T>, priority: Priority = 'write'): Promise<T> => {
+    const { client, done } = await connect(priority);
     const opened = Promise.all([client.query(begin), setup ? client.query(setup.text, setup.params as unknown[]) : null]);
     opened.catch(() => undefined); // observed below, through the first statement or the commit
     const tx: OwnerSession = {
@@ -106,7 +137,7 @@ export function openPostgres(options: PostgresOptions): Database {
       broken = await rollback(client);
       throw unavailable(error, outage) ?? error;
     } finally {
-      client.release(broken);
+      done(broken);
     }
   };
 
@@ -115,10 +146,10 @@ export function openPostgres(options: PostgresOptions): Database {
   const callerSetup = (role: string, identity: Identity | null): Statement => ({ text: APPLY_IDENTITY_SQL, params: identityParams(role, identity) });
 
   const inRole = <T>(role: string, identity: Identity | null, fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions) =>
-    run(beginFor(options), callerSetup(role, identity), fn);
+    run(beginFor(options), callerSetup(role, identity), fn, options?.snapshot ? 'read' : 'write');
 
   const runStatements = async (identity: Identity | null, statements: readonly Statement[]): Promise<Row[][]> => {
-    const client = await connect();
+    const { client, done } = await connect('write');
     const setup = callerSetup(API_ROLE, identity);
     // Pipelined queries are written at once; corking the socket makes them one write, not a dozen.
     const stream = socketOf(client);
@@ -135,7 +166,7 @@ export function openPostgres(options: PostgresOptions): Database {
     const failedAt = settled.findIndex((outcome) => outcome.status === 'rejected');
     let broken = false;
     if (failedAt >= 0) broken = await rollback(client);
-    client.release(broken);
+    done(broken);
     if (failedAt >= 0) {
       // begin, the caller and commit are not statements of the caller's; their failure is the transaction's.
       const reason = (settled[failedAt] as PromiseRejectedResult).reason;
