@@ -25,8 +25,8 @@ export function line(name: string, value: string, note = ''): void {
   console.log(`${name.padEnd(58)} ${value.padStart(14)}  ${note}`);
 }
 
-export function ratio(name: string, value: number, goal: string): void {
-  line(name, value.toFixed(2), `goal ${goal}`);
+export function ratio(name: string, value: number, goal?: string): void {
+  line(name, value.toFixed(2), goal ? `goal ${goal}` : '');
 }
 
 /** `count` calls one after another; each call's time in ms, sorted (for percentile). */
