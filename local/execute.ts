@@ -12,8 +12,9 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
-import { EarlyReturn, ResolverError, resolverScope, type ResolverScope } from './appsync-runtime.ts';
+import { EarlyReturn, ResolverError, inResolverScope, type ResolverScope } from './appsync-runtime.ts';
 import type { Caller } from './auth.ts';
+import { jsonCopy as copy } from './json-copy.ts';
 import type { ResolverModule } from './resolvers.ts';
 
 /** A data source as a resolver's request object reaches it; answers like AppSync's ctx.result/ctx.error. */
@@ -149,7 +150,6 @@ function fieldResolver(api: LocalApi): GraphQLFieldResolver<unknown, RequestCont
 }
 
 async function runResolver(api: LocalApi, resolver: ResolverModule, source: unknown, args: Record<string, unknown>, context: RequestContext, info: GraphQLResolveInfo): Promise<unknown> {
-  const copy = <T>(value: T): T => (value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T));
   const argumentsCopy = copy(args);
   const ctx: Record<string, unknown> = {
     arguments: argumentsCopy,
@@ -169,21 +169,19 @@ async function runResolver(api: LocalApi, resolver: ResolverModule, source: unkn
   };
   const scope: ResolverScope = { appended: [], ...(info.parentType.name === 'Mutation' ? { invalidations: [] } : {}) };
   try {
-    return await resolverScope.run(scope, async () => {
-      let dataSourceRequest: unknown;
-      try {
-        dataSourceRequest = resolver.request(ctx);
-      } catch (error) {
-        if (error instanceof EarlyReturn) return error.value;
-        throw error;
-      }
-      const dataSource = api.dataSources[resolver.dataSource];
-      if (!dataSource) throw new Error(`${resolver.file}: no data source named ${resolver.dataSource}`);
-      const outcome = await dataSource(dataSourceRequest);
-      if ('error' in outcome) ctx.error = outcome.error;
-      else ctx.result = outcome.result;
-      return resolver.response(ctx);
-    });
+    let dataSourceRequest: unknown;
+    try {
+      dataSourceRequest = inResolverScope(scope, () => resolver.request(ctx));
+    } catch (error) {
+      if (error instanceof EarlyReturn) return error.value;
+      throw error;
+    }
+    const dataSource = api.dataSources[resolver.dataSource];
+    if (!dataSource) throw new Error(`${resolver.file}: no data source named ${resolver.dataSource}`);
+    const outcome = await dataSource(dataSourceRequest);
+    if ('error' in outcome) ctx.error = outcome.error;
+    else ctx.result = outcome.result;
+    return inResolverScope(scope, () => resolver.response(ctx));
   } catch (error) {
     if (error instanceof ResolverError) {
       throw new GraphQLError(error.message, { extensions: { errorType: error.errorType ?? 'CustomTemplateException', errorInfo: error.errorInfo, data: error.data } });
