@@ -4,10 +4,10 @@
  *
  * The local server copies every resolver's arguments and every Lambda payload and result this way,
  * so that handlers and resolvers see exactly what they would on AWS. The round trip through text cost
- * ~60 µs per `appendSpan` (bench/api.bench.ts); the walk costs a third of it. Anything the walk does
- * not reproduce exactly is handed to the real round trip instead, so the result (or the error) is
- * always JSON's own: a `toJSON` other than Date's (it may depend on its key), boxed primitives,
- * BigInt (JSON throws), and values nested deeper than `MAX_DEPTH` (JSON throws on cycles).
+ * ~60 µs per `appendSpan` (bench/api.bench.ts); the walk costs a third to a half of it. Anything the
+ * walk does not reproduce exactly is handed to the real round trip instead, so the result (or the
+ * error) is always JSON's own: a `toJSON` other than Date's (it may depend on its key), boxed
+ * primitives, BigInt (JSON throws), and values nested deeper than `MAX_DEPTH` (JSON throws on cycles).
  */
 export function jsonCopy<T>(value: T): T {
   if (value === undefined) return value;

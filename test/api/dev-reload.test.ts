@@ -1,20 +1,14 @@
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { RESOLVERS_DIR } from '../../local/resolvers.ts';
-import { SCHEMA_DIR } from '../../local/schema.ts';
-import { startTestServer, type TestServer } from '../support/api.ts';
+import { copyApi, startTestServer, type TestServer } from '../support/api.ts';
 
 /* In dev mode the server picks up edits to the schema and the resolvers without a restart. */
 
 let t: TestServer;
 let url: string;
 beforeAll(async () => {
-  t = await startTestServer({ dev: true }, (dir) => {
-    cpSync(SCHEMA_DIR, join(dir, 'schema'), { recursive: true });
-    cpSync(RESOLVERS_DIR, join(dir, 'resolvers'), { recursive: true });
-    return { schemaDir: join(dir, 'schema'), resolversDir: join(dir, 'resolvers') };
-  });
+  t = await startTestServer({ dev: true }, (dir) => copyApi(dir));
   url = t.url;
 });
 afterAll(() => t.close());

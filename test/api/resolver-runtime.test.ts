@@ -1,9 +1,6 @@
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { RESOLVERS_DIR } from '../../local/resolvers.ts';
-import { SCHEMA_DIR } from '../../local/schema.ts';
-import { startTestServer, type TestServer } from '../support/api.ts';
+import { util } from '../../local/appsync-runtime.ts';
+import { copyApi, startTestServer, type TestServer } from '../support/api.ts';
 
 /*
  * The local APPSYNC_JS runtime keeps a field's state (appended errors) in a scope set around each
@@ -13,26 +10,20 @@ import { startTestServer, type TestServer } from '../support/api.ts';
 
 let t: TestServer;
 beforeAll(async () => {
-  t = await startTestServer({}, (dir) => {
-    cpSync(SCHEMA_DIR, join(dir, 'schema'), { recursive: true });
-    cpSync(RESOLVERS_DIR, join(dir, 'resolvers'), { recursive: true });
-    const schemaFile = join(dir, 'schema', 'schema.graphql');
-    writeFileSync(schemaFile, readFileSync(schemaFile, 'utf8').replace('type Query {', 'type Query {\n  noted(label: String!): String @aws_api_key\n  promised: String @aws_api_key'));
-    writeFileSync(
-      join(dir, 'resolvers', 'Query.noted.[none].ts'),
-      `import { util } from '@aws-appsync/utils';
+  t = await startTestServer({}, (dir) =>
+    copyApi(dir, {
+      fields: { Query: 'noted(label: String!): String @aws_api_key\n  promised: String @aws_api_key' },
+      resolvers: {
+        'Query.noted.[none].ts': `import { util } from '@aws-appsync/utils';
 export function request(ctx) { util.appendError('before ' + ctx.args.label, 'Before'); return { payload: ctx.args.label }; }
 export function response(ctx) { util.appendError('after ' + ctx.args.label, 'After'); return ctx.result; }
 `,
-    );
-    writeFileSync(
-      join(dir, 'resolvers', 'Query.promised.[none].ts'),
-      `export async function request() { return { payload: 'never' }; }
+        'Query.promised.[none].ts': `export async function request() { return { payload: 'never' }; }
 export function response(ctx) { return ctx.result; }
 `,
-    );
-    return { schemaDir: join(dir, 'schema'), resolversDir: join(dir, 'resolvers') };
-  });
+      },
+    }),
+  );
 });
 afterAll(() => t.close());
 
@@ -55,8 +46,7 @@ describe('the local resolver runtime', () => {
     for (const alias of aliases) expect(byPath.get(JSON.stringify([alias]))?.sort()).toEqual([`After: after ${alias}`, `Before: before ${alias}`]);
   });
 
-  test('util.appendError outside a resolver is refused', async () => {
-    const { util } = await import('../../local/appsync-runtime.ts');
+  test('util.appendError outside a resolver is refused', () => {
     expect(() => util.appendError('stray', 'Stray')).toThrow(/outside a resolver/);
   });
 

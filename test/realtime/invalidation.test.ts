@@ -1,9 +1,7 @@
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { RESOLVERS_DIR } from '../../local/resolvers.ts';
-import { SCHEMA_DIR } from '../../local/schema.ts';
-import { startTestServer, type TestServer } from '../support/api.ts';
+import { copyApi, startTestServer, type TestServer } from '../support/api.ts';
 import { RealtimeTestClient } from '../support/realtime.ts';
 
 /*
@@ -16,24 +14,25 @@ let t: TestServer;
 let url: string;
 beforeAll(async () => {
   t = await startTestServer({}, (dir) => {
-    cpSync(SCHEMA_DIR, join(dir, 'schema'), { recursive: true });
-    cpSync(RESOLVERS_DIR, join(dir, 'resolvers'), { recursive: true });
-    const schemaFile = join(dir, 'schema', 'schema.graphql');
-    writeFileSync(schemaFile, readFileSync(schemaFile, 'utf8').replace('type Mutation {', 'type Mutation {\n  closeTimelines(owner: String!): Boolean @aws_api_key'));
-    const onTimeline = join(dir, 'resolvers', 'Subscription.onTimeline.[none].ts');
-    writeFileSync(onTimeline, readFileSync(onTimeline, 'utf8').replace(
-      'export function response(ctx: Context<Args>): null {',
-      `export function response(ctx: Context<Args>): null {
-  extensions.setSubscriptionInvalidationFilter({ filterGroup: [{ filters: [{ fieldName: 'owner', operator: 'eq', value: 'tester' }] }] });`,
-    ));
-    writeFileSync(join(dir, 'resolvers', 'Mutation.closeTimelines.[none].ts'), `import { extensions, type Context } from '@aws-appsync/utils';
+    const copy = copyApi(dir, {
+      fields: { Mutation: 'closeTimelines(owner: String!): Boolean @aws_api_key' },
+      resolvers: {
+        'Mutation.closeTimelines.[none].ts': `import { extensions, type Context } from '@aws-appsync/utils';
 export function request(): { payload: null } { return { payload: null }; }
 export function response(ctx: Context<{ owner: string }>): boolean {
   extensions.invalidateSubscriptions({ subscriptionField: 'onTimeline', payload: { owner: ctx.args.owner } });
   return true;
 }
-`);
-    return { schemaDir: join(dir, 'schema'), resolversDir: join(dir, 'resolvers') };
+`,
+      },
+    });
+    const onTimeline = join(copy.resolversDir, 'Subscription.onTimeline.[none].ts');
+    writeFileSync(onTimeline, readFileSync(onTimeline, 'utf8').replace(
+      'export function response(ctx: Context<Args>): null {',
+      `export function response(ctx: Context<Args>): null {
+  extensions.setSubscriptionInvalidationFilter({ filterGroup: [{ filters: [{ fieldName: 'owner', operator: 'eq', value: 'tester' }] }] });`,
+    ));
+    return copy;
   });
   url = t.url;
 });

@@ -1,7 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openIssuer, type LocalIssuer } from '../../local/issuer.ts';
+import { RESOLVERS_DIR } from '../../local/resolvers.ts';
+import { SCHEMA_DIR } from '../../local/schema.ts';
 import { createLocalServer, type LocalServer, type LocalServerOptions } from '../../local/server.ts';
 import { openTestLedger, type TestLedger } from './ledger.ts';
 
@@ -77,4 +79,24 @@ export async function startTestServer(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A copy of the product's schema and resolvers in `dir`, for a server started on it (startTestServer's
+ * `prepare`): `fields` adds SDL lines at the top of a root type, `resolvers` adds or replaces files.
+ */
+export function copyApi(
+  dir: string,
+  added: { readonly fields?: Partial<Record<'Query' | 'Mutation', string>>; readonly resolvers?: Readonly<Record<string, string>> } = {},
+): { schemaDir: string; resolversDir: string } {
+  const schemaDir = join(dir, 'schema');
+  const resolversDir = join(dir, 'resolvers');
+  cpSync(SCHEMA_DIR, schemaDir, { recursive: true });
+  cpSync(RESOLVERS_DIR, resolversDir, { recursive: true });
+  const schemaFile = join(schemaDir, 'schema.graphql');
+  let schema = readFileSync(schemaFile, 'utf8');
+  for (const [type, sdl] of Object.entries(added.fields ?? {})) schema = schema.replace(`type ${type} {`, `type ${type} {\n  ${sdl}`);
+  writeFileSync(schemaFile, schema);
+  for (const [file, code] of Object.entries(added.resolvers ?? {})) writeFileSync(join(resolversDir, file), code);
+  return { schemaDir, resolversDir };
 }
