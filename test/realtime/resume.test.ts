@@ -58,7 +58,9 @@ describe('the client never loses an event', () => {
     // then it has every span, in order, exactly once
     await until(() => received.length >= written.length, () => `${written.length} events (got ${received.length})`);
     await new Promise((resolve) => setTimeout(resolve, 200)); // a late duplicate would show here
-    expect(received.map((event) => event.span?.id)).toEqual(written);
+    // On a mismatch, say where each out-of-place event came from (backfill page or live), for the diagnosis.
+    const misplaced = received.flatMap((event, at) => (event.span?.id === written[at] ? [] : [`#${at} written #${written.indexOf(event.span?.id ?? '')} via ${event.source}`]));
+    expect(received.map((event) => event.span?.id), `out of place: ${misplaced.slice(0, 20).join(', ')}`).toEqual(written);
     expect(received.slice(10, 510).some((event) => event.source === 'backfill')).toBe(true);
     subscription.close();
   }, 180_000);
