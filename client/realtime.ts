@@ -1,7 +1,7 @@
 import { createClient, type ClientAuth } from './client.ts';
 import { iamFetch, isIamAuth, signedRealtimeHeader, type IamAuth } from './iam.ts';
 import { fromGraphqlSpan, verifySpanLocally, type ClientVerification, type SpanProof } from './verify.ts';
-import { FullSpanByIdDocument, TimelineBackfillDocument, TimelineHeadDocument, type FullSpanFragment, type SpanFilter } from './operations.ts';
+import { FullSpanByIdDocument, HeldBackSpansDocument, TimelineBackfillDocument, TimelineHeadDocument, type FullSpanFragment, type SpanFilter } from './operations.ts';
 
 /*
  * The live timeline over AppSync's real-time protocol, with reconnect and backfill. The client keeps
@@ -140,6 +140,24 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
     }
   }
 
+  /*
+   * A (re)connect's backfill that the server says was held back stopped short of committed spans
+   * (behind an older transaction still running, perhaps another server's), and the live events of
+   * the ones written since the subscription started would otherwise be delivered before them. So read
+   * every committed span after the cursor, past the watermark, and deliver those first. The confirmed
+   * cursor does not move: the open transaction may still commit spans that sort before these, and
+   * the catch-up reads bring them when it ends.
+   */
+  async function readHeldBack(): Promise<void> {
+    let after = confirmed;
+    for (;;) {
+      const page = await http.query(HeldBackSpansDocument, { after, first: 500, ...(filter ? { filter } : {}) });
+      for (const edge of page.spans.edges) deliver({ cursor: edge.cursor, span: edge.node, source: 'backfill' }, true);
+      after = page.spans.pageInfo.endCursor ?? after;
+      if (!page.spans.pageInfo.hasNextPage) return;
+    }
+  }
+
   async function onLiveEvent(raw: { cursor: string; id: string; seq: number; truncated: boolean; span: string | null }): Promise<void> {
     // A span too large for a live event comes without its body: read it back.
     const span = raw.span ? (JSON.parse(raw.span) as FullSpanFragment) : raw.truncated ? (await http.query(FullSpanByIdDocument, { id: raw.id, seq: raw.seq })).span : null;
@@ -154,10 +172,11 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
   /*
    * The timeline shows a transaction only once every older one has ended, so a backfill can stop
    * short of spans that had committed (a long transaction elsewhere held them back) whose live events
-   * went out while this client was away: nothing would ever bring them. While events flow, the
-   * client reads timeline(after: confirmed) again once they pause, and again, less and less often,
-   * for as long as the server says committed spans are held back (pageInfo.heldBack); what it
-   * already has is skipped, and confirmedCursor moves on with it.
+   * went out while this client was away. readHeldBack delivers those at once; the confirmed cursor
+   * still has to move past them, and a live event lost on the way needs a read to bring it. So while
+   * events flow, the client reads timeline(after: confirmed) again once they pause, and again, less
+   * and less often, for as long as the server says committed spans are held back (pageInfo.heldBack);
+   * what it already has is skipped, and confirmedCursor moves on with it.
    */
   let catchUpTimer: ReturnType<typeof setTimeout> | undefined;
   let catchingUp = false;
@@ -219,19 +238,21 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
           return;
         case 'start_ack':
           attempt = 0;
-          backfill().then(
-            () => {
-              live = true;
-              for (const { event, graphql } of buffered) deliver(event, graphql);
-              buffered = [];
-              catchUpSoon();
-              markReady();
-            },
-            (error: unknown) => {
-              fail(error);
-              ws.close();
-            },
-          );
+          backfill()
+            .then((heldBack) => (heldBack ? readHeldBack() : undefined))
+            .then(
+              () => {
+                live = true;
+                for (const { event, graphql } of buffered) deliver(event, graphql);
+                buffered = [];
+                catchUpSoon();
+                markReady();
+              },
+              (error: unknown) => {
+                fail(error);
+                ws.close();
+              },
+            );
           return;
         case 'data':
           if (frame.payload?.data?.onTimeline) onLiveEvent(frame.payload.data.onTimeline as Parameters<typeof onLiveEvent>[0]).catch(fail);
