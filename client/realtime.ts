@@ -110,6 +110,8 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
   let attempt = 0;
   let live = false;
   let buffered: { event: TimelineEvent; graphql: boolean }[] = [];
+  /** The live events of the current connection, handled in the order they arrived. */
+  let liveQueue: Promise<void> = Promise.resolve();
   let markReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
 
@@ -220,6 +222,7 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
     const encoded = base64url(JSON.stringify(header));
     const ws = new (WebSocketImpl as WebSocketConstructor)(realtimeUrl(options.url), ['graphql-ws', `header-${encoded}`]);
     socket = ws;
+    liveQueue = Promise.resolve();
     silenceLimit = 0;
     clearTimeout(watchdog);
     live = false;
@@ -255,7 +258,11 @@ export function subscribeTimeline(options: SubscribeTimelineOptions): TimelineSu
             );
           return;
         case 'data':
-          if (frame.payload?.data?.onTimeline) onLiveEvent(frame.payload.data.onTimeline as Parameters<typeof onLiveEvent>[0]).catch(fail);
+          // One at a time: a large span's read-back must not let the events after it overtake it.
+          if (frame.payload?.data?.onTimeline) {
+            const raw = frame.payload.data.onTimeline as Parameters<typeof onLiveEvent>[0];
+            liveQueue = liveQueue.then(() => onLiveEvent(raw)).catch(fail);
+          }
           return;
         case 'error':
         case 'connection_error':

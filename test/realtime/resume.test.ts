@@ -66,6 +66,40 @@ describe('the client never loses an event', () => {
     subscription.close();
   }, 180_000);
 
+  test('a span too large for a live event, read back by the client, keeps its place before the spans written after it', async () => {
+    // given a subscriber whose read-back of a large span is slow
+    const suffix = randomBytes(3).toString('hex');
+    const writer = { userId: `writer-${suffix}`, tenantId: `acme-${suffix}` };
+    const type = `big_${suffix}`;
+    const received: TimelineEvent[] = [];
+    const subscription = subscribeTimeline({
+      url: api.url,
+      auth: { token: await api.token(`reader-${suffix}`, writer.tenantId) },
+      filter: { entityTypes: [type] },
+      onEvent: (event) => received.push(event),
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      fetch: async (input, init) => {
+        if (String(init?.body ?? '').includes('FullSpanById')) await new Promise((resolve) => setTimeout(resolve, 500));
+        return fetch(input, init);
+      },
+    });
+    await subscription.ready;
+    // when a span too large for a live event is written, then 3 small ones
+    const writerAuth = { authorization: await api.token(writer.userId, writer.tenantId) };
+    const written: string[] = [];
+    for (const content of [JSON.stringify({ text: 'x'.repeat(220 * 1024) }), null, null, null]) {
+      const { body } = await api.request(writerAuth, 'mutation A($input: SpanInput!) { appendSpan(input: $input) { id } }', {
+        input: { entityType: type, who: 'writer', did: 'wrote', this: `note ${written.length}`, visibility: 'tenant', ...(content ? { content } : {}) },
+      });
+      written.push((body.data?.appendSpan as { id: string }).id);
+    }
+    // then they arrive in the order written, the large one whole
+    await until(() => received.length >= written.length, () => `${written.length} events (got ${received.length})`);
+    expect(received.map((event) => event.span?.id)).toEqual(written);
+    expect(received[0]?.span?.content).toContain('x'.repeat(1000));
+    subscription.close();
+  }, 60_000);
+
   // PGlite is a single session: no transaction can stay open while others commit.
   if (backend === 'postgres') {
     test('spans held back by a long transaction while it was away arrive on reconnect, before the live events written after them (found by a CI run under load)', async () => {
