@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -81,6 +81,8 @@ describe('codegen:check', () => {
 
   test('an edited, a missing and a foreign generated file are each reported', async () => {
     // given: a copy of the inputs inside the project, so codegen finds its plugins in node_modules
+    // .tmp/ exists only after a PGlite run (global setup), not on a fresh clone tested on PostgreSQL
+    await mkdir(resolve('.tmp'), { recursive: true });
     const dir = await mkdtemp(resolve('.tmp/codegen-check-'));
     try {
       for (const path of ['codegen.yml', 'schema/schema.graphql', 'schema/appsync.graphql', 'client/operations']) {
