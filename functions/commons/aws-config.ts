@@ -1,4 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { tracedAwsClient } from './aws-tracing.ts';
 import { loadConfig, type Config } from './config.ts';
 import type { PasswordSource } from './db/postgres.ts';
 
@@ -13,7 +14,7 @@ export function usesAwsSecrets(env: NodeJS.ProcessEnv = process.env): boolean {
 }
 
 /** The Config of a deployed Lambda: `loadConfig` plus the values read from Secrets Manager. */
-export async function loadAwsConfig(env: NodeJS.ProcessEnv = process.env, client: SecretsManagerClient = new SecretsManagerClient({})): Promise<Config> {
+export async function loadAwsConfig(env: NodeJS.ProcessEnv = process.env, client: SecretsManagerClient = tracedAwsClient(new SecretsManagerClient({}))): Promise<Config> {
   const base = loadConfig(env);
   const [database, signingKeyHex, redisUrl, tokenSecretHex] = await Promise.all([
     env.DATABASE_SECRET_ARN ? databaseFromSecret(env, env.DATABASE_SECRET_ARN, client) : undefined,

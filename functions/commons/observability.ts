@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
+import { lambdaTracer } from './aws-tracing.ts';
 import { LogLineError } from './errors.ts';
 import { ENVIRONMENT_VARIABLE, HEALTH_METRICS, METRICS_NAMESPACE, METRICS_SERVICE, openMetricWindow, type MetricWindow } from './observability-metrics.ts';
 import { createMetricSpanRecorder, metricSpanIntervalMs, type MetricSpanRecorder } from './observability-spans.ts';
@@ -70,15 +70,6 @@ export function errorTypeOf(error: unknown): string {
 function operationOf(event: unknown, fallback: string): string {
   const info = (event as { info?: { parentTypeName?: unknown; fieldName?: unknown } } | null)?.info;
   return typeof info?.parentTypeName === 'string' && typeof info.fieldName === 'string' ? `${info.parentTypeName}.${info.fieldName}` : fallback;
-}
-
-// X-Ray exists only on Lambda; elsewhere the tracer (and its SDK, ~60 ms to load) stays out.
-let tracer: Promise<Tracer | null> | undefined;
-function lambdaTracer(): Promise<Tracer | null> {
-  tracer ??= process.env.AWS_LAMBDA_FUNCTION_NAME
-    ? import('@aws-lambda-powertools/tracer').then(({ Tracer: Created }) => new Created({ serviceName: METRICS_SERVICE }))
-    : Promise.resolve(null);
-  return tracer;
 }
 
 // This container's readers of the health figures: EMF per invocation, metric spans per interval.

@@ -2,6 +2,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ensureAppRole } from './app-role.ts';
 import { SEEDS } from './seeds.ts';
 import { readDatabaseSecret } from '../commons/aws-config.ts';
+import { tracedAwsClient } from '../commons/aws-tracing.ts';
 import { configFromEnvironment } from '../commons/runtime.ts';
 import { logger, observedHandler } from '../commons/observability.ts';
 import { openLedger } from '../ledger/index.ts';
@@ -35,7 +36,7 @@ export const handler = observedHandler('migrate', async (event: MigrationEvent):
     logger.info('ledger migrated', { applied: ledger.migrated });
     const appSecretArn = process.env.APP_DATABASE_SECRET_ARN;
     if (!appSecretArn) return { PhysicalResourceId: PHYSICAL_ID, Data: { Applied: applied } };
-    const appRole = await ensureAppRole(ledger.db, await readDatabaseSecret(appSecretArn, new SecretsManagerClient({})));
+    const appRole = await ensureAppRole(ledger.db, await readDatabaseSecret(appSecretArn, tracedAwsClient(new SecretsManagerClient({}))));
     logger.info('app role ready', { ...appRole });
     return { PhysicalResourceId: PHYSICAL_ID, Data: { Applied: applied, AppRole: appRole.role } };
   } finally {

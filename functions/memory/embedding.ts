@@ -1,4 +1,5 @@
 import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
+import { tracedAwsClient } from '../commons/aws-tracing.ts';
 import { LogLineError } from '../commons/errors.ts';
 
 /** Turns text into a unit-length vector of `dimensions` numbers. */
@@ -61,7 +62,7 @@ function fnv1a(text: string): number {
  * padded, so vectors of different models are never compared.
  */
 export function bedrockEmbedder(options: { modelId: string; dimensions: number; client?: BedrockRuntimeClient; region?: string }): Embedder {
-  const client = options.client ?? new BedrockRuntimeClient({ ...(options.region ? { region: options.region } : {}), maxAttempts: 2 });
+  const client = options.client ?? tracedAwsClient(new BedrockRuntimeClient({ ...(options.region ? { region: options.region } : {}), maxAttempts: 2 }));
   const v2 = options.modelId.includes('titan-embed-text-v2');
   return {
     name: `bedrock:${options.modelId}`,

@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { LRUCache } from 'lru-cache';
+import { tracedAwsClient } from '../commons/aws-tracing.ts';
 import type { Database } from '../commons/db/index.ts';
 import { LogLineError } from '../commons/errors.ts';
 import { loadOrCreateSecretFile } from '../commons/secret-file.ts';
@@ -22,7 +23,7 @@ export interface KeyWrapper {
 }
 
 /** KMS envelope encryption: GenerateDataKey makes the tenant's key, Decrypt unwraps it (tenant in the encryption context). */
-export function kmsKeyWrapper(keyId: string, client: KMSClient = new KMSClient({ maxAttempts: 2 })): KeyWrapper {
+export function kmsKeyWrapper(keyId: string, client: KMSClient = tracedAwsClient(new KMSClient({ maxAttempts: 2 }))): KeyWrapper {
   const context = (tenantKey: string) => ({ loglineos: 'memory', tenant: tenantKey });
   return {
     name: `kms:${keyId}`,

@@ -1,4 +1,5 @@
 import { BedrockRuntimeClient, ConverseStreamCommand, type ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
+import { tracedAwsClient } from '../commons/aws-tracing.ts';
 import { collect } from './complete.ts';
 import { backoffDelay, isTransientModelError, sleep, type RetrySettings } from './retry.ts';
 import type { ModelEvent, ModelProvider, ModelRequest } from './types.ts';
@@ -18,7 +19,7 @@ export interface BedrockProviderOptions extends RetrySettings {
  * backoff and full jitter. A failure after text has been streamed is thrown as is.
  */
 export function bedrockProvider(options: BedrockProviderOptions = {}): ModelProvider {
-  const client = options.client ?? new BedrockRuntimeClient({ ...(options.region ? { region: options.region } : {}), maxAttempts: 1 });
+  const client = options.client ?? tracedAwsClient(new BedrockRuntimeClient({ ...(options.region ? { region: options.region } : {}), maxAttempts: 1 }));
   const maxAttempts = Math.max(1, options.maxAttempts ?? 4);
   const wait = options.sleep ?? sleep;
   const onRetry = options.onRetry ?? logRetry;
