@@ -13,6 +13,7 @@ import { promptsBench } from './prompts.bench.ts';
 import { sandboxBench } from './sandbox.bench.ts';
 import { kernelsBench } from './kernels.bench.ts';
 import { proofsBench } from './proofs.bench.ts';
+import { poolBench } from './pool.bench.ts';
 import { logger } from '../functions/commons/observability.ts';
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -27,6 +28,7 @@ const benches: Record<string, () => Promise<void>> = {
   sandbox: sandboxBench,
   kernels: () => kernelsBench(url),
   proofs: () => proofsBench(url),
+  pool: () => poolBench(url),
 };
 
 // The benchmarks drive the API hard: a log line per request would be measured too (and drown the figures).

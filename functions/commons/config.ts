@@ -8,6 +8,8 @@ export interface Config {
   /** The database password when it rotates (on AWS, its secret); unset: the URL's password. */
   readonly databasePassword?: PasswordSource;
   readonly databasePoolSize: number;
+  /** Pooled connections kept open while idle (DATABASE_POOL_MIN, default 1; see openPostgres). */
+  readonly databasePoolMin: number;
   /** Redis connection string; unset means an in-process cache. */
   readonly redisUrl?: string;
   /** Local state: PGlite files and the deployment key file. */
@@ -50,6 +52,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(env.LOGLINEOS_APPEND_GROUPS ? { appendGroups: intSetting(env, 'LOGLINEOS_APPEND_GROUPS', 2, 1, 64) } : {}),
     ...(env.LOGLINEOS_LOG_ORIGIN ? { logOrigin: env.LOGLINEOS_LOG_ORIGIN } : {}),
     databasePoolSize: pool,
+    databasePoolMin: intSetting(env, 'DATABASE_POOL_MIN', Math.min(1, pool), 0, pool),
     dataDir,
     signing: env.LOGLINEOS_SIGNING !== 'off',
   };

@@ -14,7 +14,7 @@ import { loadOrCreateKeyFile, signerFromSeed } from './signing.ts';
 export async function openLedger(config: Config, seeds: readonly Seed[] = [], options: { readonly onMigration?: (checked: number, total: number) => void } = {}): Promise<Ledger & { readonly migrated: readonly string[] }> {
   // PGlite is loaded only when it is used, so a Lambda bundle (always PostgreSQL) can leave it out.
   const db: Database = config.databaseUrl
-    ? openPostgres({ connectionString: config.databaseUrl, max: config.databasePoolSize, ...(config.databasePassword ? { password: config.databasePassword } : {}) })
+    ? openPostgres({ connectionString: config.databaseUrl, max: config.databasePoolSize, min: config.databasePoolMin, ...(config.databasePassword ? { password: config.databasePassword } : {}) })
     : await (await import('../commons/db/pglite.ts')).openPglite({ dataDir: pgliteDir(config) });
   try {
     const report = await migrate(db, ledgerMigrations(), options.onMigration);

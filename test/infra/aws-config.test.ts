@@ -2,6 +2,7 @@ import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient 
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadAwsConfig, usesAwsSecrets } from '../../functions/commons/aws-config.ts';
+import { loadConfig } from '../../functions/commons/config.ts';
 
 const DATABASE_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ledger-db';
 const SIGNING_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:signing-key';
@@ -46,6 +47,7 @@ describe('loadAwsConfig', () => {
     expect(config.signingKeyHex).toBe(SEED);
     expect(config.redisUrl).toBe('rediss://:token%2Bwith%2Fodd%3Dchars@master.loglineos.abc.euw1.cache.amazonaws.com:6380');
     expect(config.databasePoolSize).toBe(2);
+    expect(config.databasePoolMin).toBe(1);
     expect(config.signing).toBe(true);
     expect(config.tokenSecretHex).toBe(TOKEN_KEY);
     // And each secret is read once
@@ -92,6 +94,14 @@ describe('loadAwsConfig', () => {
   it('requires the proxy host with the database secret', async () => {
     await expect(loadAwsConfig(deployed({ DATABASE_HOST: undefined }), client)).rejects.toThrow('DATABASE_HOST is not set; it is required with DATABASE_SECRET_ARN (the RDS Proxy endpoint)');
     expect(secrets.commandCalls(GetSecretValueCommand).map((call) => call.args[0].input.SecretId)).not.toContain(DATABASE_ARN);
+  });
+});
+
+describe('DATABASE_POOL_MIN', () => {
+  it('defaults to 1, may be 0, and above the pool size is refused naming the variable, the range and the value', () => {
+    expect(loadConfig({}).databasePoolMin).toBe(1);
+    expect(loadConfig({ DATABASE_POOL_MIN: '0' }).databasePoolMin).toBe(0);
+    expect(() => loadConfig({ DATABASE_POOL_SIZE: '2', DATABASE_POOL_MIN: '3' })).toThrow('DATABASE_POOL_MIN must be a whole number from 0 to 2, got "3"');
   });
 });
 

@@ -252,6 +252,27 @@ describe('the pool when every connection is in use', () => {
     }
   }, LOADED_MACHINE_TIMEOUT_MS);
 
+  test('an idle pool keeps its `min` connections open: the first request after a pause opens none', async () => {
+    const backendAfterPause = async (min: number) => {
+      const pool = openPostgres({ connectionString: cluster!.url('loglineos'), max: 2, min, idleTimeoutMs: 100 });
+      try {
+        const pid = (await pool.withSession(who, (tx) => tx.query<{ pid: number }>('select pg_backend_pid() as pid')))[0]?.pid;
+        // a pause four times the idle timeout
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        const after = (await pool.withSession(who, (tx) => tx.query<{ pid: number }>('select pg_backend_pid() as pid')))[0]?.pid;
+        return { pid, after };
+      } finally {
+        await pool.close();
+      }
+    };
+    // given a pool with min 1, when a request comes after a pause, then it runs on the connection already open
+    const warm = await backendAfterPause(1);
+    expect(warm.after).toBe(warm.pid);
+    // and: with min 0 (pg-pool's default) the pause closed it and the request had to open another
+    const cold = await backendAfterPause(0);
+    expect(cold.after).not.toBe(cold.pid);
+  }, LOADED_MACHINE_TIMEOUT_MS);
+
   test('a request that finds every connection busy past the queue timeout is refused as busy, and the next one is served', async () => {
     const single = openPostgres({ connectionString: cluster!.url('loglineos'), max: 1, queueTimeoutMs: 200 });
     try {

@@ -21,6 +21,15 @@ export interface PostgresOptions {
   /** Pool size; RDS Proxy multiplexes these further. */
   readonly max?: number;
   /**
+   * Connections kept open however long they stay idle; default 1. Beyond these, an idle connection
+   * is closed after `idleTimeoutMs`. A warm Lambda (one request at a time) or a quiet server then does
+   * not open a connection (TCP, TLS, authentication, through RDS Proxy) on its first request after
+   * a pause.
+   */
+  readonly min?: number;
+  /** How long a connection above `min` may stay idle before it is closed; default 10 s. */
+  readonly idleTimeoutMs?: number;
+  /**
    * Longest wait for a new connection to open before the request fails with ServiceUnavailable;
    * default 5 s. Without it a database that does not answer (a failover, a network partition) would
    * hold every request until the OS gives up on TCP, minutes later.
@@ -66,6 +75,11 @@ export function openPostgres(options: PostgresOptions): Database {
     connectionString: options.connectionString,
     ...(options.password ? { Client: clientAskingPassword(options.password) } : {}),
     max,
+    min: Math.min(options.min ?? 1, max),
+    idleTimeoutMillis: options.idleTimeoutMs ?? 10_000,
+    // The connections kept open must not keep a process alive that has nothing else to do (a CLI
+    // that forgot to close its ledger); a server's listener does.
+    allowExitOnIdle: true,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     // A peer that vanished without closing the socket is noticed within ~30 s instead of hours.
     keepAlive: true,
