@@ -1,5 +1,5 @@
 import { createClient, type Client, type ClientAuth, type TrustedLogKey } from '../../client/index.ts';
-import type { CognitoConfig } from './cognito.ts';
+import { renewingIdToken, type CognitoConfig } from './cognito.ts';
 
 /** /console/config.json: written by the local server, or by the CDK app next to the files on AWS. */
 export interface ConsoleConfig {
@@ -13,7 +13,15 @@ export interface ConsoleConfig {
 
 /** Who the console calls the API as: the three ways a caller signs in. */
 export type Session =
-  | { readonly kind: 'user'; readonly token: string; readonly user: string; readonly tenant: string | null; readonly groups: readonly string[] }
+  | {
+      readonly kind: 'user';
+      readonly token: string;
+      /** Cognito's, when signed in through the user pool: renews `token` before it expires. */
+      readonly refreshToken?: string;
+      readonly user: string;
+      readonly tenant: string | null;
+      readonly groups: readonly string[];
+    }
   | { readonly kind: 'apiKey'; readonly apiKey: string }
   | { readonly kind: 'appToken'; readonly token: string };
 
@@ -38,7 +46,12 @@ export async function loadConfig(): Promise<ConsoleConfig> {
 
 export function connect(config: ConsoleConfig, session: Session, logKey: TrustedLogKey | null): Connection {
   const url = new URL(config.graphqlUrl, document.baseURI).toString();
-  const auth: ClientAuth = session.kind === 'apiKey' ? { apiKey: session.apiKey } : { token: session.token };
+  const auth: ClientAuth =
+    session.kind === 'apiKey'
+      ? { apiKey: session.apiKey }
+      : session.kind === 'user' && session.refreshToken && config.cognito
+        ? { token: renewingIdToken(config.cognito, session.token, session.refreshToken, (token) => saveSession({ session: { ...session, token }, logKey })) }
+        : { token: session.token };
   return { config, session, url, auth, client: createClient({ url, auth }), logKey };
 }
 

@@ -30,7 +30,7 @@ export function SignIn({ config, onSignedIn }: { config: ConsoleConfig; onSigned
         const next: CognitoStep = mfaSession ? await answerMfa(config.cognito, email.trim(), mfaSession, mfaCode.trim()) : await signInWithPassword(config.cognito, email.trim(), password);
         if ('mfaSession' in next) return setMfaSession(next.mfaSession);
         const claims = claimsOf(next.idToken);
-        onSignedIn({ kind: 'user', token: next.idToken, ...claims }, logKey());
+        onSignedIn({ kind: 'user', token: next.idToken, ...(next.refreshToken ? { refreshToken: next.refreshToken } : {}), ...claims }, logKey());
       } else if (mode === 'user') {
         const groupList = groups.split(',').map((g) => g.trim()).filter(Boolean);
         const response = await fetch(new URL('token', document.baseURI), {
