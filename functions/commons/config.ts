@@ -52,7 +52,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(env.LOGLINEOS_APPEND_GROUPS ? { appendGroups: intSetting(env, 'LOGLINEOS_APPEND_GROUPS', 2, 1, 64) } : {}),
     ...(env.LOGLINEOS_LOG_ORIGIN ? { logOrigin: env.LOGLINEOS_LOG_ORIGIN } : {}),
     databasePoolSize: pool,
-    databasePoolMin: intSetting(env, 'DATABASE_POOL_MIN', Math.min(1, pool), 0, pool),
+    databasePoolMin: intSetting(env, 'DATABASE_POOL_MIN', 1, 0, pool),
     dataDir,
     signing: env.LOGLINEOS_SIGNING !== 'off',
   };

@@ -27,10 +27,10 @@ interface CognitoCall {
 function cognitoEmulator(tokens: { signedIn: () => Promise<string>; renewed: () => Promise<string> }, calls: CognitoCall[]) {
   const sessions = new Set<string>();
   const refreshTokens = new Set<string>();
-  const ok = (route: Route, body: unknown) =>
-    route.fulfill({ status: 200, contentType: 'application/x-amz-json-1.1', headers: { 'access-control-allow-origin': '*' }, body: JSON.stringify(body) });
-  const refuse = (route: Route, type: string, message: string) =>
-    route.fulfill({ status: 400, contentType: 'application/x-amz-json-1.1', headers: { 'access-control-allow-origin': '*' }, body: JSON.stringify({ __type: type, message }) });
+  const answer = (route: Route, status: number, body: unknown) =>
+    route.fulfill({ status, contentType: 'application/x-amz-json-1.1', headers: { 'access-control-allow-origin': '*' }, body: JSON.stringify(body) });
+  const ok = (route: Route, body: unknown) => answer(route, 200, body);
+  const refuse = (route: Route, type: string, message: string) => answer(route, 400, { __type: type, message });
   return async (route: Route) => {
     const request = route.request();
     if (request.method() === 'OPTIONS') {

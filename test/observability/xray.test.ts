@@ -1,5 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
+import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttp2Server, type Http2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -136,7 +137,6 @@ describe('AWS SDK calls on Lambda', () => {
 describe('the AWS SDK clients of functions/', () => {
   test('are each built through tracedAwsClient, so none of their calls is missing from a trace', async () => {
     // given: every TypeScript source of the Lambdas
-    const { readdir, readFile } = await import('node:fs/promises');
     const files = (await readdir('functions', { recursive: true })).filter((file) => file.endsWith('.ts'));
     // when: each `new <Something>Client(` of an @aws-sdk package is looked at
     const built: string[] = [];
